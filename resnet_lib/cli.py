@@ -10,7 +10,10 @@ import json
 import sys
 
 from .analysis import describe
+from .config import TrainConfig
+from .data import load_dataset
 from .models import ConfigError
+from .results import RESULTS_DIR
 
 PAPER_ARCHS = (
     [f"resnet{d}" for d in (20, 32, 44, 56, 110, 1202)]
@@ -51,7 +54,82 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shortcut", type=_shortcut, help="A, B or C (default: A; B for bottleneck nets)")
     p.add_argument("--json", action="store_true", help="print JSON (one object per architecture, one per line)")
     p.set_defaults(handler=_describe)
+
+    defaults = TrainConfig()
+    p = commands.add_parser("train", help="train a CIFAR net with the paper's recipe (defaults: the paper's)")
+    p.add_argument("--arch", required=True, help="e.g. resnet20, plain56, resnet1202, preact-resnet110")
+    p.add_argument("--shortcut", type=_shortcut, help="A, B or C (default: A for CIFAR ResNets)")
+    p.add_argument("--data", required=True, help="cifar10, synthetic, or a path (see data/README.md)")
+    p.add_argument("--download", action="store_true", help="download CIFAR-10 through torchvision if missing (internet)")
+    p.add_argument("--iterations", type=_positive_int, default=defaults.iterations)
+    p.add_argument("--milestones", type=_milestones, default=defaults.milestones, help="lr /10 at these iterations (default: 32000,48000)")
+    p.add_argument("--batch-size", type=_positive_int, default=defaults.batch_size, help="global batch (default: 128)")
+    p.add_argument("--lr", type=float, default=defaults.lr)
+    p.add_argument("--val-fraction", type=float, default=defaults.val_fraction, help="held-out share (default 0.1: 45k/5k); 0 trains on all")
+    p.add_argument("--warmup", action=argparse.BooleanOptionalAction, default=None, help="lr 0.01 until train error < 80%% (default: on for depth >= 110)")
+    p.add_argument("--eval-every", type=_positive_int, default=defaults.eval_every)
+    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--precision", choices=("fp32", "bf16"), default=defaults.precision)
+    p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--out", default=str(RESULTS_DIR), help="results folder (default: results)")
+    p.add_argument("--resume", action="store_true", help="continue an unfinished run of the same config")
+    p.add_argument("--stop-at", type=_positive_int, help="checkpoint and stop at this iteration (resume later)")
+    p.add_argument("--time-limit", type=float, help="checkpoint and stop after this many seconds (resume later)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_train)
+
+    p = commands.add_parser("evaluate", help="test (and validation) error of a checkpoint or weights file")
+    p.add_argument("checkpoint", help="a run's checkpoint.pt, or weights.pt with config.json beside it")
+    p.add_argument("--data", help="data source (default: the one the run was trained on)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.set_defaults(handler=_evaluate)
     return parser
+
+
+def _milestones(value: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a comma-separated list of iterations, e.g. 32000,48000") from None
+
+
+def _train(args) -> int:
+    from .train import TrainingDiverged, TrainingInterrupted, train
+
+    config = TrainConfig(
+        arch=args.arch, shortcut=args.shortcut, data=args.data, val_fraction=args.val_fraction,
+        iterations=args.iterations, batch_size=args.batch_size, lr=args.lr, milestones=args.milestones,
+        warmup=args.warmup, eval_every=args.eval_every, seed=args.seed, precision=args.precision,
+        channels_last=args.channels_last, compile=args.compile,
+    )
+    if args.download:
+        load_dataset(config.data, download=True)
+    try:
+        run = train(config, out_dir=args.out, device=args.device, resume=args.resume, stop_at=args.stop_at,
+                    time_limit=args.time_limit, progress=not args.no_progress)
+    except TrainingInterrupted as stop:
+        print(f"interrupted: {stop}", file=sys.stderr)
+        return 130
+    except TrainingDiverged as error:
+        print(f"diverged: {error}", file=sys.stderr)
+        return 1
+    if not run.finished:
+        print(f"stopped early; checkpoint in {run.path}; continue with the same command and --resume")
+        return 0
+    final = run.summary()["final"]
+    print(f"{run.path}: test error {final['test_error']:.2f}%, validation error {final['val_error']:.2f}%, "
+          f"training error {final['train_error']:.2f}%")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from .train import evaluate_file
+
+    result = evaluate_file(args.checkpoint, data=args.data, device=args.device)
+    print(json.dumps(result))
+    return 0
 
 
 def _describe(args) -> int:

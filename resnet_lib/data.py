@@ -1,0 +1,255 @@
+"""CIFAR-shaped data sets in memory, and the paper's pre-processing on whole batches (paper §4.2).
+
+A data set is four tensors: uint8 images (N, 3, 32, 32) and int64 labels (N,) for train and test,
+named, described and identified by the SHA-256 of its decoded pixels and labels. The trainer keeps
+the images as uint8 on the training device and augments whole batches there:
+
+- per-pixel mean subtraction (mean image of the training split, pixel values scaled to [0, 1]),
+- 4 pixels of zero padding on each side (zero = the mean pixel, after subtraction), a random 32x32
+  crop and a random horizontal flip; test images are used as they are.
+
+Batch order and augmentation are pure functions of (seed, iteration), so a resumed run sees
+exactly the batches an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .models import ConfigError
+
+DATA_DIR = Path(os.environ.get("RESNET_LIB_DATA", "data"))
+CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+# Data sets known by the SHA-256 of their decoded pixels and labels -> (name, description), so that
+# a result trained on the lossy JPEG copy of CIFAR-10 (shared/data/README.md) always says so.
+KNOWN_DATASETS = {
+    "eec90e10bd2f5438e70e4e8599dc5b7672ffbabf978fde50cd6de1e7ed6d6bf0": (
+        "cifar10-jpeg",
+        "CIFAR-10, lossy JPEG copy (quality 75, 4:2:0 chroma; archive cifar10-jpeg.tar.gz, sha256 "
+        "a07f90aeac4ed02999d1f6802dc4f16af1ee3822a1ba00906ce79e326004e4a6); not the official arrays",
+    ),
+}
+SYNTHETIC_SIZES = (5000, 1000)  # train, test
+
+
+@dataclass
+class ImageDataset:
+    """An image classification data set held in memory.
+
+    train_images, test_images: uint8 (N, 3, H, W); train_labels, test_labels: int64 (N,).
+    """
+
+    name: str
+    description: str
+    classes: list[str]
+    train_images: torch.Tensor
+    train_labels: torch.Tensor
+    test_images: torch.Tensor
+    test_labels: torch.Tensor
+
+    @cached_property
+    def sha256(self) -> str:
+        """SHA-256 of the pixels and labels (train then test), independent of the file format."""
+        digest = hashlib.sha256()
+        for t in (self.train_images, self.train_labels, self.test_images, self.test_labels):
+            digest.update(t.contiguous().numpy().tobytes())
+        return digest.hexdigest()
+
+    def identity(self) -> dict:
+        return {"name": self.name, "description": self.description, "sha256": self.sha256,
+                "train_size": len(self.train_labels), "test_size": len(self.test_labels)}
+
+
+def load_dataset(source: str, download: bool = False) -> ImageDataset:
+    """Load `source`: "cifar10", "synthetic", or a path (cifar-10-batches-py folder or ImageFolder tree).
+
+    A missing or incomplete data set raises ConfigError saying where it looked and how to get it.
+    """
+    source = str(source)
+    if source == "synthetic":
+        return synthetic_dataset()
+    if source == "cifar10":
+        folder = DATA_DIR / "cifar-10-batches-py"
+        if not folder.exists():
+            if not download:
+                raise ConfigError(
+                    f"CIFAR-10 not found at {folder}/; pass --download (needs internet) to fetch it there, "
+                    f"or give --data a path to a cifar-10-batches-py folder or an ImageFolder tree "
+                    f"(offline: extract the JPEG copy, see data/README.md)"
+                )
+            import torchvision
+
+            torchvision.datasets.CIFAR10(str(DATA_DIR), train=True, download=True)
+        return _load_cifar_pickles(folder)
+    path = Path(source)
+    if path.name.endswith((".tar.gz", ".tgz")):
+        raise ConfigError(f"{path} is an archive; extract it first: tar xzf {path} -C {DATA_DIR}/ (see data/README.md)")
+    if (path / "data_batch_1").exists():
+        return _load_cifar_pickles(path)
+    if (path / "train").is_dir() and (path / "test").is_dir():
+        return _load_image_folder(path)
+    raise ConfigError(
+        f"no data set at {path}: expected 'synthetic', 'cifar10', a cifar-10-batches-py folder "
+        f"(data_batch_1..5, test_batch) or an ImageFolder tree with train/ and test/ (see data/README.md)"
+    )
+
+
+def _load_cifar_pickles(folder: Path) -> ImageDataset:
+    """The official python version of CIFAR-10: five training batches and a test batch of 10,000."""
+    def read(name: str) -> tuple[torch.Tensor, torch.Tensor]:
+        file = folder / name
+        if not file.exists():
+            raise ConfigError(f"incomplete CIFAR-10 at {folder}: {name} is missing; download it again (--download)")
+        with open(file, "rb") as f:
+            batch = pickle.load(f, encoding="latin1")
+        images = np.asarray(batch["data"], dtype=np.uint8)
+        if images.shape != (10000, 3072) or len(batch["labels"]) != 10000:
+            raise ConfigError(f"{file} holds {images.shape} images, not CIFAR-10's (10000, 3072); download it again")
+        return torch.from_numpy(images.reshape(-1, 3, 32, 32).copy()), torch.tensor(batch["labels"], dtype=torch.int64)
+
+    train = [read(f"data_batch_{i}") for i in range(1, 6)]
+    test_images, test_labels = read("test_batch")
+    return ImageDataset(
+        "cifar10", "CIFAR-10, official python arrays (cifar-10-batches-py)", list(CIFAR10_CLASSES),
+        torch.cat([x for x, _ in train]), torch.cat([y for _, y in train]), test_images, test_labels,
+    )
+
+
+def _load_image_folder(root: Path) -> ImageDataset:
+    """An ImageFolder tree root/{train,test}/<class>/*.{jpg,png}, decoded into uint8 tensors."""
+    from PIL import Image
+
+    classes = sorted(d.name for d in (root / "train").iterdir() if d.is_dir())
+    if not classes:
+        raise ConfigError(f"{root}/train has no class folders; expected {root}/train/<class>/<image>")
+
+    def read_split(split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        files, labels = [], []
+        for label, name in enumerate(classes):
+            found = sorted(p for p in (root / split / name).glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+            files += found
+            labels += [label] * len(found)
+        if not files:
+            raise ConfigError(f"no images under {root / split}; expected {root / split}/<class>/<image>.jpg")
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            arrays = list(pool.map(lambda p: np.asarray(Image.open(p).convert("RGB")), files))
+        shapes = {a.shape for a in arrays}
+        if len(shapes) != 1:
+            raise ConfigError(f"images under {root / split} differ in size ({sorted(shapes)[:3]}...); expected one size")
+        images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+        return images, torch.tensor(labels, dtype=torch.int64)
+
+    train_images, train_labels = read_split("train")
+    test_images, test_labels = read_split("test")
+    dataset = ImageDataset(f"imagefolder:{root.name}", f"ImageFolder tree at {root}", classes,
+                           train_images, train_labels, test_images, test_labels)
+    dataset.name, dataset.description = KNOWN_DATASETS.get(dataset.sha256, (dataset.name, dataset.description))
+    return dataset
+
+
+def synthetic_dataset(sizes: tuple[int, int] = SYNTHETIC_SIZES, seed: int = 0) -> ImageDataset:
+    """A generated CIFAR-shaped data set: 10 classes, each a smooth random colour pattern, seen through
+    random shifts, brightness and noise. Learnable in a few hundred iterations; identical everywhere."""
+    g = torch.Generator().manual_seed(seed)
+    templates = F.interpolate(torch.rand(10, 3, 4, 4, generator=g), size=(32, 32), mode="bilinear", align_corners=False)
+
+    def make(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        labels = torch.arange(n) % 10
+        labels = labels[torch.randperm(n, generator=g)]
+        x = templates[labels]
+        shifts = torch.randint(-3, 4, (n, 2), generator=g)
+        x = torch.stack([torch.roll(img, (int(dy), int(dx)), dims=(1, 2)) for img, (dy, dx) in zip(x, shifts)])
+        x = x * (0.6 + 0.8 * torch.rand(n, 1, 1, 1, generator=g)) + 0.25 * torch.randn(x.shape, generator=g)
+        return (x.clamp(0, 1) * 255).round().to(torch.uint8), labels
+
+    train_images, train_labels = make(sizes[0])
+    test_images, test_labels = make(sizes[1])
+    return ImageDataset("synthetic", f"synthetic CIFAR-shaped data ({sizes[0]} train, {sizes[1]} test images, seed {seed})",
+                        [f"class{i}" for i in range(10)], train_images, train_labels, test_images, test_labels)
+
+
+def split_indices(n: int, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A seeded random train/validation split of range(n): (train indices, validation indices), sorted.
+
+    val_fraction 0.1 of CIFAR-10's 50,000 training images gives the paper's 45k/5k split.
+    """
+    if not 0 <= val_fraction < 1:
+        raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction}; 0.1 is the paper's 45k/5k split")
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    n_val = round(n * val_fraction)
+    return order[n_val:].sort().values, order[:n_val].sort().values
+
+
+def mean_image(images: torch.Tensor) -> torch.Tensor:
+    """Per-pixel mean (3, H, W) of uint8 images (N, 3, H, W), in [0, 1] units, float32."""
+    total = torch.zeros(images.shape[1:], dtype=torch.float64, device=images.device)
+    for chunk in images.split(10000):
+        total += chunk.double().sum(0)
+    return (total / len(images) / 255).float()
+
+
+def normalize(images: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
+    """uint8 (B, 3, H, W) -> float32 in [0, 1] minus the mean image."""
+    return images.float().div_(255).sub_(mean)
+
+
+def augment(images: torch.Tensor, mean: torch.Tensor, offsets: torch.Tensor, flips: torch.Tensor, pad: int = 4) -> torch.Tensor:
+    """The paper's augmentation of a whole batch, on the batch's device, with no per-image Python.
+
+    images uint8 (B, 3, H, W); offsets int64 (B, 2) in [0, 2*pad], the crop's top-left corner in the
+    padded image; flips bool (B,). Returns float32 (B, 3, H, W), mean-subtracted, zero-padded,
+    cropped and flipped. One gather does crop and flip (a flip reverses the column indices).
+    """
+    b, _, h, w = images.shape
+    x = F.pad(normalize(images, mean), (pad, pad, pad, pad))
+    rows = offsets[:, :1] + torch.arange(h, device=images.device)  # (B, H)
+    cols = offsets[:, 1:] + torch.arange(w, device=images.device)  # (B, W)
+    cols = torch.where(flips[:, None], cols.flip(1), cols)
+    batch = torch.arange(b, device=images.device)[:, None, None]
+    return x[batch, :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)  # (B, H, W, C) -> (B, C, H, W)
+
+
+class TrainBatches:
+    """Augmented training batches drawn from uint8 images resident on their device.
+
+    Each epoch is a permutation seeded by (seed, epoch); the last incomplete batch of an epoch is
+    dropped. The augmentation of iteration i is seeded by (seed, i). With `world` > 1 processes,
+    every process draws the same global batch and keeps its `rank`-th slice.
+    """
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, mean: torch.Tensor, batch_size: int,
+                 seed: int, rank: int = 0, world: int = 1):
+        if batch_size > len(labels):
+            raise ConfigError(f"batch size {batch_size} exceeds the {len(labels)} training images")
+        if batch_size % world:
+            raise ConfigError(f"global batch size {batch_size} does not split over {world} processes")
+        self.images, self.labels, self.mean = images, labels, mean
+        self.batch_size, self.seed, self.rank, self.world = batch_size, seed, rank, world
+        self.batches_per_epoch = len(labels) // batch_size
+        self._epoch, self._order = -1, None
+        self._generator = torch.Generator(device=images.device)
+
+    def batch(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The (images float32 (b, 3, H, W), labels int64 (b,)) of `iteration`, b = batch_size / world."""
+        epoch, position = divmod(iteration, self.batches_per_epoch)
+        if epoch != self._epoch:
+            self._generator.manual_seed(self.seed * 1_000_003 + epoch)
+            self._order = torch.randperm(len(self.labels), generator=self._generator, device=self.images.device)
+            self._epoch = epoch
+        index = self._order[position * self.batch_size : (position + 1) * self.batch_size]
+        self._generator.manual_seed((self.seed + 1) * 7_919_000_077 + iteration)
+        offsets = torch.randint(0, 9, (self.batch_size, 2), generator=self._generator, device=self.images.device)
+        flips = torch.rand(self.batch_size, generator=self._generator, device=self.images.device) < 0.5
+        local = slice(self.rank * self.batch_size // self.world, (self.rank + 1) * self.batch_size // self.world)
+        index, offsets, flips = index[local], offsets[local], flips[local]
+        return augment(self.images[index], self.mean, offsets, flips), self.labels[index]
