@@ -1,0 +1,135 @@
+"""What the notebooks call: reuse recorded runs, train what is missing, say what each result is.
+
+    runs, missing = ensure_runs(configs, results="results", train_missing=True)
+
+A configuration already recorded (finished) under `results` is reused as it is; an unfinished one
+is resumed; a missing one is trained (after printing a time estimate on CPU) when `train_missing`,
+else listed in `missing` with the exact command that produces it.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from .config import TrainConfig
+from .data import DATA_DIR
+from .models import ConfigError, build_model
+from .results import RESULTS_DIR, Run, find_run, load_runs
+from .train import pick_device, train
+
+SHARED_JPEG_ARCHIVE = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg.tar.gz"
+JPEG_COPY = DATA_DIR / "cifar10-jpeg"
+
+
+def resolve_data(data: str) -> str:
+    """The data source a notebook means by `data`. "auto": the official CIFAR-10 in data/ if there,
+    else the JPEG copy in data/cifar10-jpeg (extracted from the shared archive when needed)."""
+    if data != "auto":
+        return data
+    if (DATA_DIR / "cifar-10-batches-py").exists():
+        return "cifar10"
+    return str(JPEG_COPY)
+
+
+def make_available(source: str) -> None:
+    """Extract the shared JPEG archive into data/ if `source` is the JPEG copy and it is not there yet."""
+    if Path(source) == JPEG_COPY and not JPEG_COPY.exists():
+        if not SHARED_JPEG_ARCHIVE.exists():
+            raise ConfigError(f"no data at {JPEG_COPY} and no archive at {SHARED_JPEG_ARCHIVE}; "
+                              f"get CIFAR-10 with `python -m resnet_lib train ... --data cifar10 --download` (see data/README.md)")
+        DATA_DIR.mkdir(exist_ok=True)
+        subprocess.run(["tar", "xzf", str(SHARED_JPEG_ARCHIVE), "-C", str(DATA_DIR)], check=True)
+
+
+def train_missing_default() -> bool:
+    """Notebooks train missing runs unless RESNET_LIB_REPORT_ONLY=1 (set by the test suite and the report build)."""
+    return os.environ.get("RESNET_LIB_REPORT_ONLY", "0") != "1"
+
+
+def train_command(config: TrainConfig, results: str | Path = RESULTS_DIR) -> str:
+    """The CLI command that records `config` (device chosen automatically)."""
+    defaults = TrainConfig(arch=config.arch)
+    parts = ["python -m resnet_lib train", f"--arch {config.arch}", f"--data {shlex.quote(config.data)}"]
+    if config.shortcut != defaults.shortcut:
+        parts.append(f"--shortcut {config.shortcut}")
+    flags = {"iterations": "--iterations", "seed": "--seed", "batch_size": "--batch-size", "lr": "--lr",
+             "val_fraction": "--val-fraction", "eval_every": "--eval-every", "precision": "--precision"}
+    parts += [f"{flag} {getattr(config, key)}" for key, flag in flags.items() if getattr(config, key) != getattr(defaults, key)]
+    if config.milestones != defaults.milestones:
+        parts.append("--milestones " + ",".join(map(str, config.milestones)))
+    if config.warmup != defaults.warmup:
+        parts.append("--warmup" if config.warmup else "--no-warmup")
+    parts += [flag for key, flag in (("channels_last", "--channels-last"), ("compile", "--compile")) if getattr(config, key)]
+    if Path(results) != RESULTS_DIR:
+        parts.append(f"--out {shlex.quote(str(results))}")
+    return " ".join(parts)
+
+
+def estimate_seconds(config: TrainConfig, device: str = "auto", steps: int = 3) -> float:
+    """Seconds for the whole run, extrapolated from timing `steps` training iterations on random data."""
+    device = pick_device(device)
+    model = build_model(config.arch, config.shortcut).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x = torch.randn(config.batch_size, 3, 32, 32, device=device)
+    y = torch.randint(0, 10, (config.batch_size,), device=device)
+    timings = []
+    for _ in range(steps + 1):
+        start = time.perf_counter()
+        optimizer.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        timings.append(time.perf_counter() - start)
+    return min(timings[1:]) * config.iterations
+
+
+def ensure_runs(configs: list[TrainConfig], results: str | Path = RESULTS_DIR, device: str = "auto",
+                train_missing: bool = True) -> tuple[list[Run], list[TrainConfig]]:
+    """(finished runs, configs still missing): reuse recorded runs, train or resume the others if asked."""
+    found, missing = [], []
+    for config in configs:
+        run = find_run(config, results)
+        if run is None and train_missing:
+            make_available(config.data)
+            if pick_device(device).type == "cpu":
+                hours = estimate_seconds(config, "cpu") / 3600
+                print(f"training {config.arch} (seed {config.seed}, {config.iterations} iterations) on the CPU: "
+                      f"about {hours:.1f} h (estimated from 3 timed iterations)", flush=True)
+            run = train(config, out_dir=results, device=device, resume=True)
+        (found if run is not None else missing).append(run if run is not None else config)
+    return found, missing
+
+
+def recorded(results: str | Path = RESULTS_DIR, **where) -> pd.DataFrame:
+    """Finished runs under `results` whose config matches `where` (a value or a list of values per field)."""
+    table = load_runs(results)
+    if table.empty:
+        return table
+    table = table[table["finished"]]
+    for key, value in where.items():
+        values = value if isinstance(value, (list, tuple, set)) else [value]
+        table = table[table[key].isin(values)]
+    return table.reset_index(drop=True)
+
+
+def schedule_label(row) -> str:
+    """How a recorded run was made, for titles and tables: data set, schedule, hardware."""
+    schedule = "full 64k-iteration schedule" if row["full_schedule"] else f"short run: {row['iterations']} iterations"
+    return f"{row['data.name']}, {schedule}, {row['environment.hardware']}"
+
+
+def configs_for(archs: list[str], seeds: list[int], **settings) -> list[TrainConfig]:
+    """One TrainConfig per (arch, seed), other fields from `settings`."""
+    base = TrainConfig(**{k: v for k, v in settings.items() if k != "arch"})
+    return [replace(base, arch=arch, seed=seed, shortcut=settings.get("shortcut"), warmup=settings.get("warmup"))
+            for arch in archs for seed in seeds]

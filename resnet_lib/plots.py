@@ -1,0 +1,46 @@
+"""Figures in the paper's conventions, drawn from recorded runs (matplotlib)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from .results import Run
+
+
+def error_curves(ax, runs: list[Run], labels: list[str] | None = None, ylim: tuple[float, float] | None = None) -> None:
+    """Figure 6: training error (dashed) and test error (bold) in % against iterations (x 1e4).
+
+    One colour per run; runs of the same architecture (several seeds) are averaged.
+    """
+    groups: dict[str, list[pd.DataFrame]] = {}
+    for i, run in enumerate(runs):
+        label = labels[i] if labels else run.config().arch
+        groups.setdefault(label, []).append(run.metrics())
+    colors = plt.get_cmap("tab10")
+    for i, (label, frames) in enumerate(groups.items()):
+        mean = pd.concat(frames).groupby("iteration").mean(numeric_only=True)
+        seeds = f" ({len(frames)} seeds)" if len(frames) > 1 else ""
+        x = mean.index / 1e4
+        ax.plot(x, mean["train_error"], "--", color=colors(i), linewidth=1)
+        ax.plot(x, mean["test_error"], "-", color=colors(i), linewidth=2, label=f"{label}{seeds}")
+    ax.set_xlabel("iter. (1e4)")
+    ax.set_ylabel("error (%)")
+    if ylim:
+        ax.set_ylim(*ylim)
+    ax.grid(alpha=0.3)
+    ax.legend(title="dashed: train, bold: test", fontsize=8, title_fontsize=8)
+
+
+def layer_responses(ax_order, ax_sorted, responses: dict[str, list[float]]) -> None:
+    """Figure 7: std of each 3x3 layer's response, in layer order (top) and sorted descending (bottom)."""
+    colors = plt.get_cmap("tab10")
+    for i, (label, stds) in enumerate(responses.items()):
+        style = "--" if label.startswith("plain") else "-"
+        ax_order.plot(range(1, len(stds) + 1), stds, style, color=colors(i), label=label)
+        ax_sorted.plot(range(1, len(stds) + 1), sorted(stds, reverse=True), style, color=colors(i), label=label)
+    for ax, xlabel in ((ax_order, "layer index (original)"), (ax_sorted, "layer index (sorted by magnitude)")):
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("std")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)

@@ -1,0 +1,162 @@
+"""The trainer: schedule, warm-up, exact resume, interruption, divergence, checkpoints, records, torchrun."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+
+import pytest
+import torch
+
+from resnet_lib import build_model
+from resnet_lib.checkpoint import CheckpointError, load_checkpoint
+from resnet_lib.config import TrainConfig
+from resnet_lib.models import ConfigError
+from resnet_lib.results import find_run, load_runs
+from resnet_lib.train import TrainingDiverged, train
+
+TINY = TrainConfig(arch="resnet8", data="synthetic", iterations=12, eval_every=6, batch_size=32, val_fraction=0.05)
+
+
+def test_paper_schedule_defaults():
+    c = TrainConfig()
+    assert (c.batch_size, c.lr, c.momentum, c.weight_decay, c.milestones, c.iterations) == (128, 0.1, 0.9, 1e-4, (32000, 48000), 64000)
+    assert c.val_fraction == 0.1 and c.full_schedule
+    assert [c.lr_at(i, False) for i in (0, 31999, 32000, 47999, 48000, 63999)] == pytest.approx([0.1, 0.1, 0.01, 0.01, 0.001, 0.001])
+    assert c.lr_at(5, warming_up=True) == 0.01
+    assert not replace(c, iterations=600).full_schedule
+
+
+def test_warmup_is_on_by_default_from_depth_110():
+    assert TrainConfig(arch="resnet110").warmup and TrainConfig(arch="resnet1202").warmup
+    assert not TrainConfig(arch="resnet56").warmup
+    assert not TrainConfig(arch="resnet110", warmup=False).warmup
+
+
+def test_warmup_runs_at_lr_001_then_returns_to_01(tmp_path):
+    config = replace(TINY, iterations=30, eval_every=5, warmup=True, warmup_window=5, warmup_until_error=80.0)
+    run = train(config, out_dir=tmp_path, device="cpu", progress=False)
+    end = run.summary()["warmup_end"]
+    assert end is not None and 5 <= end < 30
+    lrs = run.metrics().set_index("iteration")["lr"]
+    assert (lrs[lrs.index <= end] == 0.01).all()
+    assert (lrs[lrs.index > end] == 0.1).all() and len(lrs[lrs.index > end]) > 0  # back to 0.1, as the paper does
+
+
+def test_resumed_run_equals_uninterrupted_run_exactly(tmp_path):
+    straight = train(TINY, out_dir=tmp_path / "a", device="cpu", progress=False)
+    half = train(TINY, out_dir=tmp_path / "b", device="cpu", stop_at=5, progress=False)  # mid-window: accumulators saved too
+    assert not half.finished and load_checkpoint(half.checkpoint_file)["iteration"] == 5
+    resumed = train(TINY, out_dir=tmp_path / "b", device="cpu", resume=True, progress=False)
+    a = torch.load(straight.weights_file, weights_only=True)
+    b = torch.load(resumed.weights_file, weights_only=True)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    pa, pb = straight.metrics(), resumed.metrics()
+    assert pa.drop(columns="elapsed_s").equals(pb.drop(columns="elapsed_s"))
+
+
+def test_unfinished_run_needs_resume_and_finished_run_is_reused(tmp_path):
+    train(TINY, out_dir=tmp_path, device="cpu", stop_at=6, progress=False)
+    with pytest.raises(ConfigError, match="--resume"):
+        train(TINY, out_dir=tmp_path, device="cpu", progress=False)
+    run = train(TINY, out_dir=tmp_path, device="cpu", resume=True, progress=False)
+    mtime = run.summary_file.stat().st_mtime
+    assert train(TINY, out_dir=tmp_path, device="cpu", progress=False).summary_file.stat().st_mtime == mtime
+
+
+def test_records_and_lookup(tmp_path):
+    run = train(TINY, out_dir=tmp_path, device="cpu", progress=False)
+    summary = run.summary()
+    assert set(summary["final"]) >= {"train_error", "val_error", "test_error"}
+    assert summary["data"]["name"] == "synthetic" and len(summary["data"]["sha256"]) == 64
+    assert summary["params"] == 75290 and summary["seed"] == 0 and summary["full_schedule"] is False
+    assert summary["environment"]["torch"] == torch.__version__ and summary["environment"]["hardware"]
+    assert len(summary["layer_responses"]) == 7  # stem + 2 per block x 3 blocks
+    metrics = run.metrics()
+    assert metrics["iteration"].tolist() == [6, 12]
+    assert list(metrics.columns) == ["iteration", "lr", "train_loss", "train_error", "val_loss", "val_error", "test_loss", "test_error", "elapsed_s"]
+    assert json.loads(run.config_file.read_text())["arch"] == "resnet8"
+    assert find_run(TINY, tmp_path).path == run.path
+    assert find_run(replace(TINY, seed=1), tmp_path) is None
+    table = load_runs(tmp_path)
+    assert table.loc[0, "final.test_error"] == summary["final"]["test_error"] and bool(table.loc[0, "finished"])
+
+
+def test_final_weights_load_into_a_plain_model(tmp_path):
+    run = train(TINY, out_dir=tmp_path, device="cpu", progress=False)
+    weights = torch.load(run.weights_file, weights_only=True)
+    assert not any(k.startswith(("module.", "_orig_mod.")) for k in weights)
+    build_model("resnet8").load_state_dict(weights)
+
+
+def test_nan_loss_stops_the_run_with_a_clear_message(tmp_path):
+    with pytest.raises(TrainingDiverged, match="loss became nan"):
+        train(replace(TINY, lr=1e30), out_dir=tmp_path, device="cpu", progress=False)
+
+
+def test_corrupt_and_foreign_checkpoints_get_clear_errors(tmp_path):
+    run = train(TINY, out_dir=tmp_path, device="cpu", stop_at=6, progress=False)
+    run.checkpoint_file.write_bytes(run.checkpoint_file.read_bytes()[:1000])  # truncated
+    with pytest.raises(CheckpointError, match="corrupt"):
+        train(TINY, out_dir=tmp_path, device="cpu", resume=True, progress=False)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"state": torch.zeros(1)}, foreign)
+    with pytest.raises(CheckpointError, match="not a resnet_lib training checkpoint"):
+        load_checkpoint(foreign)
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    ({"arch": "resnet21"}, "not 6n"), ({"shortcut": "E"}, "unknown shortcut"), ({"iterations": 0}, "positive"),
+    ({"precision": "fp8"}, "unknown precision"), ({"val_fraction": 1.5}, "val_fraction"),
+])
+def test_bad_config_values_raise_value_errors(kwargs, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        replace(TINY, **kwargs)
+
+
+def _cli(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "resnet_lib", *args], capture_output=True, text=True, **kwargs)
+
+
+@pytest.mark.parametrize("args", [
+    ["--arch", "resnet20", "--data", "/no/such/data"],
+    ["--arch", "resnet19", "--data", "synthetic"],
+    ["--arch", "resnet20", "--data", "synthetic", "--iterations", "0"],
+    ["--arch", "resnet20", "--data", "synthetic", "--device", "tpu"],
+])
+def test_cli_train_bad_values_exit_2_with_one_line(args, tmp_path):
+    run = _cli("train", *args, "--out", str(tmp_path))
+    assert run.returncode == 2, run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr
+
+
+def test_sigint_saves_a_checkpoint_and_the_run_resumes(tmp_path):
+    args = ["train", "--arch", "resnet8", "--data", "synthetic", "--iterations", "100000", "--eval-every", "50000",
+            "--batch-size", "16", "--device", "cpu", "--out", str(tmp_path), "--no-progress"]
+    proc = subprocess.Popen([sys.executable, "-m", "resnet_lib", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not list(tmp_path.glob("*/metrics.csv")) and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "continue with --resume" in err
+    (checkpoint,) = tmp_path.glob("*/checkpoint.pt")
+    assert load_checkpoint(checkpoint)["iteration"] > 0
+
+
+def test_torchrun_two_processes_gloo(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29531", "-m", "resnet_lib",
+           "train", "--arch", "resnet8", "--data", "synthetic", "--iterations", "8", "--eval-every", "4",
+           "--batch-size", "32", "--device", "cpu", "--out", str(tmp_path), "--no-progress"]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (summary,) = tmp_path.glob("*/summary.json")  # one run folder, written by rank 0
+    recorded = json.loads(summary.read_text())
+    assert recorded["environment"]["processes"] == 2 and recorded["iterations"] == 8
+    assert 0 <= recorded["final"]["test_error"] <= 100
