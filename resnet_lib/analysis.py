@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
@@ -43,7 +45,11 @@ def count_layers(model: nn.Module) -> int:
 def describe(arch: str, shortcut: str | None = None) -> dict:
     """Parameters, forward MACs per image and weighted layers of `arch`, as a JSON-ready dict."""
     spec: ArchSpec = parse_arch(arch)
-    option = resolve_shortcut(spec, shortcut)
+    return dict(_describe(spec, resolve_shortcut(spec, shortcut)))
+
+
+@lru_cache(maxsize=None)
+def _describe(spec: ArchSpec, option: str | None) -> dict:
     with torch.device("meta"):
         model = build_model(spec.name, option)
     return {

@@ -102,30 +102,44 @@ def ensure_runs(configs: list[TrainConfig], results: str | Path = RESULTS_DIR, d
         if run is None and train_missing:
             make_available(config.data)
             if pick_device(device).type == "cpu":
-                hours = estimate_seconds(config, "cpu") / 3600
+                seconds = estimate_seconds(config, "cpu")
+                duration = f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{max(seconds / 60, 1):.0f} min"
                 print(f"training {config.arch} (seed {config.seed}, {config.iterations} iterations) on the CPU: "
-                      f"about {hours:.1f} h (estimated from 3 timed iterations)", flush=True)
+                      f"about {duration} (from 3 timed iterations, evaluations not counted)", flush=True)
             run = train(config, out_dir=results, device=device, resume=True)
         (found if run is not None else missing).append(run if run is not None else config)
     return found, missing
 
 
-def recorded(results: str | Path = RESULTS_DIR, **where) -> pd.DataFrame:
+def recorded_runs(results: str | Path = RESULTS_DIR, **where) -> list[Run]:
     """Finished runs under `results` whose config matches `where` (a value or a list of values per field)."""
     table = load_runs(results)
     if table.empty:
-        return table
+        return []
     table = table[table["finished"]]
     for key, value in where.items():
         values = value if isinstance(value, (list, tuple, set)) else [value]
         table = table[table[key].isin(values)]
-    return table.reset_index(drop=True)
+    return [Run(p) for p in table["path"]]
 
 
-def schedule_label(row) -> str:
-    """How a recorded run was made, for titles and tables: data set, schedule, hardware."""
-    schedule = "full 64k-iteration schedule" if row["full_schedule"] else f"short run: {row['iterations']} iterations"
-    return f"{row['data.name']}, {schedule}, {row['environment.hardware']}"
+def shown_runs(configs: list[TrainConfig], found: list[Run], results: str | Path = RESULTS_DIR) -> list[Run]:
+    """What a notebook shows: the requested runs if any are recorded, else every recorded run of the
+    same architectures and data (other schedules, e.g. short CPU runs), which the titles then flag."""
+    if found:
+        return found
+    return recorded_runs(results, arch=sorted({c.arch for c in configs}), data=sorted({c.data for c in configs}))
+
+
+def check_source(source: str, needed: bool) -> None:
+    """Fail early, with the fix, if `source` is needed for training and is not available."""
+    if not needed or source == "synthetic":
+        return
+    make_available(source)
+    path = DATA_DIR / "cifar-10-batches-py" if source == "cifar10" else Path(source)
+    if not path.exists():
+        raise ConfigError(f"data set {source!r} not found at {path}; see data/README.md for how to get it, "
+                          f"or pass data='synthetic' to try the notebook")
 
 
 def configs_for(archs: list[str], seeds: list[int], **settings) -> list[TrainConfig]:

@@ -13,6 +13,10 @@ def error_curves(ax, runs: list[Run], labels: list[str] | None = None, ylim: tup
 
     One colour per run; runs of the same architecture (several seeds) are averaged.
     """
+    if not runs:
+        ax.text(0.5, 0.5, "not yet run", ha="center", va="center", transform=ax.transAxes, color="gray")
+        ax.set_xlabel("iter. (1e4)")
+        return
     groups: dict[str, list[pd.DataFrame]] = {}
     for i, run in enumerate(runs):
         label = labels[i] if labels else run.config().arch
@@ -22,8 +26,9 @@ def error_curves(ax, runs: list[Run], labels: list[str] | None = None, ylim: tup
         mean = pd.concat(frames).groupby("iteration").mean(numeric_only=True)
         seeds = f" ({len(frames)} seeds)" if len(frames) > 1 else ""
         x = mean.index / 1e4
-        ax.plot(x, mean["train_error"], "--", color=colors(i), linewidth=1)
-        ax.plot(x, mean["test_error"], "-", color=colors(i), linewidth=2, label=f"{label}{seeds}")
+        marker = "o" if len(mean) < 20 else None  # sparse curves of short runs stay visible
+        ax.plot(x, mean["train_error"], "--", marker=marker, markersize=3, color=colors(i), linewidth=1)
+        ax.plot(x, mean["test_error"], "-", marker=marker, markersize=4, color=colors(i), linewidth=2, label=f"{label}{seeds}")
     ax.set_xlabel("iter. (1e4)")
     ax.set_ylabel("error (%)")
     if ylim:

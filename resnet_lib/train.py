@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .analysis import count_macs, count_params, layer_responses
 from .checkpoint import FORMAT, CheckpointError, atomic_save, load_checkpoint, load_weights
@@ -129,6 +129,7 @@ def train(config: TrainConfig, out_dir: str | Path = RESULTS_DIR, device: str = 
     run = Run.for_config(config, out_dir)
     if run.finished:
         return run
+    env = environment(device, world)  # taken now: the code that trains is the code at the start
     resuming = run.checkpoint_file.exists()
     if resuming and not resume:
         raise ConfigError(f"{run.path} holds an unfinished run of this config; pass --resume to continue it, "
@@ -190,7 +191,7 @@ def train(config: TrainConfig, out_dir: str | Path = RESULTS_DIR, device: str = 
             }, run.checkpoint_file)
 
     bar = tqdm(total=config.iterations, initial=start, desc=run.path.name, disable=not progress or rank != 0,
-               unit="it", dynamic_ncols=True)
+               unit="it", dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 30)
     session_start, session_images, eval_seconds = time.perf_counter(), 0, 0.0
     iteration = start
     model.train()
@@ -280,7 +281,7 @@ def train(config: TrainConfig, out_dir: str | Path = RESULTS_DIR, device: str = 
             "images_per_s": round(session_images / max(train_seconds, 1e-9), 1),
             "data": dataset.identity(),
             "seed": config.seed,
-            "environment": environment(device, world),
+            "environment": env,
             "layer_responses": responses,
         })
         run.checkpoint_file.unlink(missing_ok=True)

@@ -1,0 +1,113 @@
+"""Display helpers for the notebooks: tables of runs, provenance lines, missing-run commands, figures."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from .config import TrainConfig
+from .experiments import train_command
+from .results import RESULTS_DIR, Run
+
+FIGURES_DIR = Path("figures")
+
+
+def enter_project_root() -> Path:
+    """chdir to the repository root (the folder holding resnet_lib/ and results/), wherever the
+    notebook was started from (papermill from the root, nbval or Jupyter from notebooks/)."""
+    for folder in [Path.cwd(), *Path.cwd().parents, Path(__file__).resolve().parents[1]]:
+        if (folder / "resnet_lib").is_dir() and (folder / "pyproject.toml").exists():
+            os.chdir(folder)
+            return folder
+    return Path.cwd()
+
+
+def show_table(table: pd.DataFrame, floatfmt: str = ".2f") -> None:
+    """Display a table as Markdown: rendered by Jupyter and the book, and a stable text for nbval."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(table.to_markdown(index=False, floatfmt=floatfmt, missingval="–")))
+
+
+def run_table(runs: list[Run]) -> pd.DataFrame:
+    """One row per run: architecture, shortcut, seed, final errors (%) and how it was made."""
+    rows = []
+    for run in runs:
+        config, summary = run.config(), run.summary()
+        rows.append({
+            "arch": config.arch, "shortcut": config.shortcut or "-", "seed": config.seed,
+            "train error": summary["final"]["train_error"], "val error": summary["final"]["val_error"],
+            "test error": summary["final"]["test_error"], "iterations": config.iterations,
+            "data": summary["data"]["name"], "hardware": summary["environment"]["hardware"],
+        })
+    return pd.DataFrame(rows)
+
+
+def error_stats(runs: list[Run], by: tuple[str, ...] = ("arch",)) -> pd.DataFrame:
+    """Test error (%) per group of runs: seeds, mean, std (sample) and best."""
+    table = run_table(runs)
+    if table.empty:
+        return pd.DataFrame(columns=[*by, "seeds", "mean", "std", "best"])
+    grouped = table.groupby(list(by), sort=False)["test error"]
+    return grouped.agg(seeds="count", mean="mean", std="std", best="min").reset_index()
+
+
+def provenance(runs: list[Run]) -> str:
+    """One line on what the runs are: data set (with checksum), schedule, seeds, hardware, commits."""
+    if not runs:
+        return "no recorded runs"
+    summaries = [r.summary() for r in runs]
+    configs = [r.config() for r in runs]
+    data = sorted({f"{s['data']['name']} (sha256 {s['data']['sha256'][:12]}…)" for s in summaries})
+    iterations = sorted({c.iterations for c in configs})
+    full = all(s["full_schedule"] for s in summaries)
+    schedule = "full 64k-iteration paper schedule" if full else f"SHORT RUN ({', '.join(map(str, iterations))} iterations), not the replication"
+    hardware = sorted({s["environment"]["hardware"] for s in summaries})
+    commits = sorted({(s["environment"]["git_commit"] or "unknown")[:12] for s in summaries})
+    seeds = sorted({c.seed for c in configs})
+    return (f"data: {', '.join(data)}; schedule: {schedule}; seeds: {seeds}; hardware: {'; '.join(hardware)}; "
+            f"commits: {', '.join(commits)}")
+
+
+def show_provenance(runs: list[Run]) -> None:
+    """Display `provenance(runs)` as a paragraph."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(f"**Provenance:** {provenance(runs)}"))
+
+
+def short_title(runs: list[Run]) -> str:
+    """A figure-title suffix: data set, schedule and device, flagging short and CPU runs."""
+    if not runs:
+        return "(no recorded runs)"
+    summaries = [r.summary() for r in runs]
+    data = "/".join(sorted({s["data"]["name"] for s in summaries}))
+    iterations = "/".join(str(i) for i in sorted({s["iterations"] for s in summaries}))
+    short = "" if all(s["full_schedule"] for s in summaries) else "SHORT RUN, "
+    devices = "/".join(sorted({s["environment"]["device"].upper() for s in summaries}))
+    return f"({short}{iterations} it., {devices}, {data})"
+
+
+def show_missing(missing: list[TrainConfig], results: str | Path = RESULTS_DIR) -> None:
+    """List configurations not yet recorded, with the exact commands that record them."""
+    from IPython.display import Markdown, display
+
+    if not missing:
+        display(Markdown("All requested configurations are recorded."))
+        return
+    lines = [f"**{len(missing)} configuration(s) not yet recorded**; the paper's numbers stand alone for them "
+             f"until these commands are run (on a GPU):", "", "```bash"]
+    lines += [train_command(c, results) for c in missing]
+    lines += ["```"]
+    display(Markdown("\n".join(lines)))
+
+
+def save_figure(fig, name: str) -> Path:
+    """Save `fig` as figures/<name>.png (git-ignored) and print where."""
+    FIGURES_DIR.mkdir(exist_ok=True)
+    path = FIGURES_DIR / f"{name}.png"
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    print(f"figure saved to {path.resolve()}")
+    return path

@@ -1,0 +1,86 @@
+"""Open every page of the built book in headless Chromium and check that it works offline.
+
+For each page: it loads, every image has decoded pixels, and math (if any) was typeset by the local
+MathJax without errors. Saves a screenshot of each page to book/_build/screenshots/. Exits 1 on any
+failure. Needs Debian's chromium and chromium-driver, and selenium.
+
+    .venv/bin/python scripts/check_book.py [book/_build/html]
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+
+SKIP = {"search.html", "genindex.html", "index.html"}  # index.html only redirects to the first page
+MATH_TIMEOUT_S = 30
+
+
+def browser() -> webdriver.Chrome:
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--window-size=1280,1600", "--allow-file-access-from-files"):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+
+
+def check_page(driver, page: Path, shots: Path) -> list[str]:
+    problems = []
+    driver.get(page.resolve().as_uri())
+    deadline = time.time() + MATH_TIMEOUT_S
+    while driver.execute_script("return document.readyState") != "complete" and time.time() < deadline:
+        time.sleep(0.1)
+    has_math = driver.execute_script("return document.querySelectorAll('.math, div.math, span.math').length") > 0
+    if has_math:
+        while time.time() < deadline and not driver.execute_script("return document.querySelectorAll('mjx-container').length"):
+            time.sleep(0.2)
+        if not driver.execute_script("return document.querySelectorAll('mjx-container').length"):
+            problems.append("math present but not rendered by MathJax")
+        if driver.execute_script("return document.querySelectorAll('mjx-merror').length"):
+            problems.append("MathJax reported errors")
+    broken = driver.execute_script(
+        "return Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
+    problems += [f"image did not load: {src}" for src in broken]
+    if not driver.execute_script("return document.querySelector('main, article, .bd-article') !== null"):
+        problems.append("no article content")
+    images = driver.execute_script("return document.images.length")
+    height = driver.execute_script("return document.body.scrollHeight")
+    driver.set_window_size(1280, min(max(height, 800), 8000))
+    driver.save_screenshot(str(shots / f"{page.stem}.png"))
+    driver.set_window_size(1280, 1600)
+    print(f"{'FAIL' if problems else 'ok  '} {page.name}: {images} images, math {'rendered' if has_math and not problems else 'none' if not has_math else 'BROKEN'}")
+    return problems
+
+
+def main(root: str = "book/_build/html") -> int:
+    html = Path(root)
+    pages = sorted(p for p in html.rglob("*.html") if p.name not in SKIP and "_static" not in p.parts)
+    if not pages:
+        print(f"no pages under {html}; build the book first: bash scripts/report.sh")
+        return 1
+    shots = html.parent / "screenshots"
+    shots.mkdir(exist_ok=True)
+    driver = browser()
+    failures = {}
+    try:
+        for page in pages:
+            problems = check_page(driver, page, shots)
+            if problems:
+                failures[page.name] = problems
+    finally:
+        driver.quit()
+    for name, problems in failures.items():
+        for problem in problems:
+            print(f"{name}: {problem}")
+    print(f"{len(pages) - len(failures)} passed, {len(failures)} failed; screenshots in {shots}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:]))

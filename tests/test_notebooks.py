@@ -1,0 +1,62 @@
+"""The notebooks as a user runs them with papermill: training what is missing, and bad parameters."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def papermill(notebook: str, out: Path, *params: str, train: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "RESNET_LIB_REPORT_ONLY": "0" if train else "1"}
+    cmd = [sys.executable, "-m", "papermill", "--no-progress-bar", f"notebooks/{notebook}", str(out), *params]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
+
+
+def _outputs(notebook: Path) -> list[dict]:
+    return [o for c in nbformat.read(notebook, 4).cells if c.cell_type == "code" for o in c.get("outputs", [])]
+
+
+def test_fig6_trains_what_is_missing_then_reuses_it(tmp_path):
+    results = tmp_path / "results"
+    params = ["-p", "n", "1", "-p", "data", "synthetic", "-p", "iterations", "20", "-p", "results", str(results)]
+    done = papermill("fig6_cifar.ipynb", tmp_path / "out.ipynb", *params)
+    assert done.returncode == 0, done.stderr[-3000:]
+    runs = sorted(p.parent.name for p in results.glob("*/summary.json"))
+    assert [r.split("-")[0] for r in runs] == ["plain8", "resnet8"]
+    outputs = _outputs(tmp_path / "out.ipynb")
+    assert any("image/png" in o.get("data", {}) for o in outputs)  # the figure is in the notebook
+    text = "".join(o.get("text", "") for o in outputs)
+    assert "on the CPU: about" in text  # time estimate printed before training
+    saved = [line.split("figure saved to ", 1)[1].strip() for line in text.splitlines() if "figure saved to" in line]
+    assert saved and Path(saved[0]).exists()
+    summaries = [json.loads(p.read_text()) for p in results.glob("*/summary.json")]
+    mtimes = {p: p.stat().st_mtime for p in results.glob("*/summary.json")}
+
+    again = papermill("fig6_cifar.ipynb", tmp_path / "again.ipynb", *params)  # reuses: trains nothing
+    assert again.returncode == 0
+    assert {p: p.stat().st_mtime for p in results.glob("*/summary.json")} == mtimes
+    assert "on the CPU: about" not in "".join(o.get("text", "") for o in _outputs(tmp_path / "again.ipynb"))
+    assert all(not s["full_schedule"] for s in summaries)
+
+
+@pytest.mark.parametrize("notebook, params, message", [
+    ("fig6_cifar.ipynb", ["-p", "n", "0"], "n must be a whole number >= 1"),
+    ("shortcuts.ipynb", ["-y", "options: [D]"], "unknown shortcut option"),
+    ("fig6_cifar.ipynb", ["-p", "n", "1", "-p", "data", "/no/such/data"], "not found"),
+])
+def test_bad_parameters_stop_at_the_first_cell_with_a_clear_message(notebook, params, message, tmp_path):
+    done = papermill(notebook, tmp_path / "out.ipynb", *params, "-p", "results", str(tmp_path / "results"))
+    assert done.returncode != 0
+    assert message in done.stderr
+    cells = [c for c in nbformat.read(tmp_path / "out.ipynb", 4).cells if c.cell_type == "code"]
+    failed = [i for i, c in enumerate(cells) if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+    first_after_parameters = next(i for i, c in enumerate(cells) if "parameters" not in c.metadata.get("tags", [])
+                                  and "injected-parameters" not in c.metadata.get("tags", []))
+    assert failed == [first_after_parameters]
+    assert not (tmp_path / "results").exists()  # nothing was trained
