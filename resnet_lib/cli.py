@@ -56,10 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_describe)
 
     defaults = TrainConfig()
-    p = commands.add_parser("train", help="train a CIFAR net with the paper's recipe (defaults: the paper's)")
+    p = commands.add_parser("train", help="train with the paper's recipe (CIFAR nets; ImageNet nets on an ImageFolder tree)")
     p.add_argument("--arch", required=True, help="e.g. resnet20, plain56, resnet1202, preact-resnet110")
     p.add_argument("--shortcut", type=_shortcut, help="A, B or C (default: A for CIFAR ResNets)")
-    p.add_argument("--data", required=True, help="cifar10, synthetic, or a path (see data/README.md)")
+    p.add_argument("--data", required=True, help="cifar10, synthetic, or a path (see data/README.md); ImageNet nets: root with train/ and val/")
     p.add_argument("--download", action="store_true", help="download CIFAR-10 through torchvision if missing (internet)")
     p.add_argument("--iterations", type=_positive_int, default=defaults.iterations)
     p.add_argument("--milestones", type=_milestones, default=defaults.milestones, help="lr /10 at these iterations (default: 32000,48000)")

@@ -255,3 +255,35 @@ class TrainBatches:
         local = slice(self.rank * self.batch_size // self.world, (self.rank + 1) * self.batch_size // self.world)
         index, offsets, flips = index[local], offsets[local], flips[local]
         return augment(self.images[index], self.mean, offsets, flips), self.labels[index]
+
+
+class CifarPipeline:
+    """The paper's CIFAR-10 pipeline on `device`: the seeded train/validation split, the mean image
+    of the training split, uint8 images resident on the device, augmented training batches by
+    iteration, and evaluation batches sharded over processes."""
+
+    input_size = 32
+
+    def __init__(self, dataset: ImageDataset, batch_size: int, seed: int, val_fraction: float, split_seed: int,
+                 device: torch.device, rank: int = 0, world: int = 1):
+        self.dataset, self.rank, self.world = dataset, rank, world
+        self.num_classes = len(dataset.classes)
+        train_idx, val_idx = split_indices(len(dataset.train_labels), val_fraction, split_seed)
+        images, labels = dataset.train_images.to(device), dataset.train_labels.to(device)
+        train_x, train_y = images[train_idx.to(device)], labels[train_idx.to(device)]
+        self.mean = mean_image(train_x)
+        self.splits = {"val": (images[val_idx.to(device)], labels[val_idx.to(device)]),
+                       "test": (dataset.test_images.to(device), dataset.test_labels.to(device))}
+        self.train = TrainBatches(train_x, train_y, self.mean, batch_size, seed, rank, world)
+
+    def batch(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.train.batch(iteration)
+
+    def eval_batches(self, split: str, batch_size: int = 1000):
+        """(normalised images (b, 3, 32, 32), labels) of `split` ("val" or "test"), this process's shard."""
+        x, y = self.splits[split]
+        for xb, yb in zip(x[self.rank :: self.world].split(batch_size), y[self.rank :: self.world].split(batch_size)):
+            yield normalize(xb, self.mean), yb
+
+    def identity(self) -> dict:
+        return self.dataset.identity()

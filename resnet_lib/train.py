@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager, nullcontext
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -29,12 +30,10 @@ from tqdm import tqdm
 from .analysis import count_macs, count_params, layer_responses
 from .checkpoint import FORMAT, CheckpointError, atomic_save, load_checkpoint, load_weights
 from .config import TrainConfig
-from .data import TrainBatches, load_dataset, mean_image, normalize, split_indices
+from .data import CifarPipeline, load_dataset
+from .imagenet import ImageFolderPipeline
 from .models import ConfigError, build_model, parse_arch
 from .results import RESULTS_DIR, Run
-
-EVAL_BATCH = 1000
-
 
 class TrainingInterrupted(Exception):
     """Training stopped on a signal after saving a checkpoint."""
@@ -70,23 +69,38 @@ def _all_reduce(t: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate(model, images: torch.Tensor, labels: torch.Tensor, mean: torch.Tensor, rank: int = 0, world: int = 1,
-             autocast=nullcontext) -> tuple[float, float]:
-    """(loss in nats, error in %) of `model` in eval mode on uint8 `images`, sharded over processes."""
-    if len(labels) == 0:
-        return math.nan, math.nan
+def evaluate(model, batches, autocast=nullcontext) -> tuple[float, float]:
+    """(loss in nats, error in %) of `model` in eval mode over `batches` of (x, labels), summed over processes.
+
+    x is (B, 3, H, W), or (B, crops, 3, H, W) for multi-crop testing: softmax averaged over the crops.
+    """
     was_training = model.training
     model.eval()
-    sums = torch.zeros(3, device=images.device, dtype=torch.float64)  # loss, errors, count
-    for x, y in zip(images[rank::world].split(EVAL_BATCH), labels[rank::world].split(EVAL_BATCH)):
+    sums = None  # loss, errors, count
+    for x, y in batches:
         with autocast():
-            logits = model(normalize(x, mean))
-        sums[0] += F.cross_entropy(logits.float(), y, reduction="sum")
-        sums[1] += (logits.argmax(1) != y).sum()
-        sums[2] += len(y)
+            logits = model(x.flatten(0, 1) if x.dim() == 5 else x).float()
+        if x.dim() == 5:
+            log_probs = logits.softmax(-1).view(x.shape[0], x.shape[1], -1).mean(1).clamp_min(1e-12).log()
+        else:
+            log_probs = logits.log_softmax(-1)
+        batch = torch.stack([F.nll_loss(log_probs, y, reduction="sum").double(), (log_probs.argmax(1) != y).sum().double(),
+                             torch.tensor(len(y), dtype=torch.float64, device=y.device)])
+        sums = batch if sums is None else sums + batch
     model.train(was_training)
+    if sums is None:
+        sums = torch.zeros(3, dtype=torch.float64, device=next(model.parameters()).device)
     loss, errors, count = _all_reduce(sums).tolist()
-    return loss / count, 100 * errors / count
+    return (loss / count, 100 * errors / count) if count else (math.nan, math.nan)
+
+
+def make_pipeline(config: TrainConfig, device: torch.device, rank: int = 0, world: int = 1):
+    """The data pipeline of `config`: CIFAR in device memory, or an ImageNet-style ImageFolder tree."""
+    if parse_arch(config.arch).family == "imagenet":
+        return ImageFolderPipeline(config.data, config.batch_size, config.seed, config.val_fraction, config.split_seed,
+                                   device, rank, world)
+    return CifarPipeline(load_dataset(config.data), config.batch_size, config.seed, config.val_fraction,
+                         config.split_seed, device, rank, world)
 
 
 @contextmanager
@@ -135,22 +149,11 @@ def train(config: TrainConfig, out_dir: str | Path = RESULTS_DIR, device: str = 
         raise ConfigError(f"{run.path} holds an unfinished run of this config; pass --resume to continue it, "
                           f"or delete the folder to start over")
     spec = parse_arch(config.arch)
-    if spec.family != "cifar":
-        raise ConfigError(f"{config.arch} is an ImageNet net; train it with the ImageFolder trainer (not yet in this CLI)")
-
-    # Data: the split, the mean image of the training split, everything resident on the device as uint8.
-    dataset = load_dataset(config.data)
-    train_idx, val_idx = split_indices(len(dataset.train_labels), config.val_fraction, config.split_seed)
-    to = lambda t: t.to(device, non_blocking=True)  # noqa: E731
-    train_x, train_y = to(dataset.train_images[train_idx]), to(dataset.train_labels[train_idx])
-    val_x, val_y = to(dataset.train_images[val_idx]), to(dataset.train_labels[val_idx])
-    test_x, test_y = to(dataset.test_images), to(dataset.test_labels)
-    mean = mean_image(train_x)
-    batches = TrainBatches(train_x, train_y, mean, config.batch_size, config.seed, rank, world)
+    data = make_pipeline(config, device, rank, world)
 
     # Model and optimizer.
     torch.manual_seed(config.seed)
-    raw_model = build_model(config.arch, config.shortcut, num_classes=len(dataset.classes)).to(device)
+    raw_model = build_model(config.arch, config.shortcut, num_classes=data.num_classes).to(device)
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     raw_model = raw_model.to(memory_format=memory_format)
     model = raw_model
@@ -210,7 +213,7 @@ def train(config: TrainConfig, out_dir: str | Path = RESULTS_DIR, device: str = 
             lr = config.lr_at(iteration, warming_up)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            x, y = batches.batch(iteration)
+            x, y = data.batch(iteration)
             if config.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             with autocast():
@@ -246,8 +249,8 @@ def train(config: TrainConfig, out_dir: str | Path = RESULTS_DIR, device: str = 
                     raise TrainingDiverged(
                         f"training loss became {loss_sum} between iterations {iteration - config.eval_every} and "
                         f"{iteration}; the last good checkpoint is in {run.path}. Try a lower lr or warm-up (warmup=True)")
-                val_loss, val_error = evaluate(model, val_x, val_y, mean, rank, world, autocast)
-                test_loss, test_error = evaluate(model, test_x, test_y, mean, rank, world, autocast)
+                val_loss, val_error = evaluate(model, data.eval_batches("val"), autocast)
+                test_loss, test_error = evaluate(model, data.eval_batches("test"), autocast)
                 eval_seconds += time.perf_counter() - eval_start
                 wall = elapsed + time.perf_counter() - session_start - eval_seconds
                 row = {"iteration": iteration, "lr": lr, "train_loss": loss_sum / seen, "train_error": 100 * error_sum / seen,
@@ -266,8 +269,8 @@ def train(config: TrainConfig, out_dir: str | Path = RESULTS_DIR, device: str = 
     elapsed += train_seconds
     if rank == 0:
         torch.save(raw_model.state_dict(), run.weights_file)
-        responses = None if spec.kind == "preact-resnet" else layer_responses(
-            raw_model, (normalize(x, mean) for x in test_x.split(EVAL_BATCH)))
+        responses = None if spec.kind == "preact-resnet" or spec.family != "cifar" else layer_responses(
+            raw_model, (x for x, _ in data.eval_batches("test")))
         final = run.metrics().iloc[-1]
         run.finish({
             "final": {"train_error": final["train_error"], "train_loss": final["train_loss"], "val_error": final["val_error"],
@@ -276,10 +279,10 @@ def train(config: TrainConfig, out_dir: str | Path = RESULTS_DIR, device: str = 
             "iterations": config.iterations,
             "warmup_end": warmup_end,
             "params": count_params(raw_model),
-            "macs": count_macs(raw_model, dataset.train_images.shape[-1]),
+            "macs": count_macs(raw_model, data.input_size),
             "wall_time_s": round(elapsed, 1),
             "images_per_s": round(session_images / max(train_seconds, 1e-9), 1),
-            "data": dataset.identity(),
+            "data": data.identity(),
             "seed": config.seed,
             "environment": env,
             "layer_responses": responses,
@@ -343,12 +346,13 @@ def evaluate_file(path: str | Path, data: str | None = None, device: str = "auto
         config = TrainConfig.from_dict(json.loads(config_file.read_text()))
     weights = load_weights(path)
     device = pick_device(device)
-    dataset = load_dataset(data or config.data)
-    train_idx, val_idx = split_indices(len(dataset.train_labels), config.val_fraction, config.split_seed)
-    mean = mean_image(dataset.train_images[train_idx].to(device))
-    model = build_model(config.arch, config.shortcut, num_classes=len(dataset.classes)).to(device)
+    if data:
+        config = replace(config, data=data)
+    pipeline = make_pipeline(config, device)
+    model = build_model(config.arch, config.shortcut, num_classes=pipeline.num_classes).to(device)
     model.load_state_dict(weights)
-    val_loss, val_error = evaluate(model, dataset.train_images[val_idx].to(device), dataset.train_labels[val_idx].to(device), mean)
-    test_loss, test_error = evaluate(model, dataset.test_images.to(device), dataset.test_labels.to(device), mean)
-    return {"arch": config.arch, "shortcut": config.shortcut, "data": dataset.name, "data_sha256": dataset.sha256,
+    val_loss, val_error = evaluate(model, pipeline.eval_batches("val"))
+    test_loss, test_error = evaluate(model, pipeline.eval_batches("test"))
+    identity = pipeline.identity()
+    return {"arch": config.arch, "shortcut": config.shortcut, "data": identity["name"], "data_sha256": identity["sha256"],
             "val_error": val_error, "val_loss": val_loss, "test_error": test_error, "test_loss": test_loss}
