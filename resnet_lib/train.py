@@ -10,6 +10,7 @@ saves a checkpoint first; `resume=True` continues the run exactly where it stopp
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import os
@@ -94,6 +95,38 @@ def evaluate(model, batches, autocast=nullcontext) -> tuple[float, float]:
     return (loss / count, 100 * errors / count) if count else (math.nan, math.nan)
 
 
+def train_step(model, optimizer, x: torch.Tensor, y: torch.Tensor, config: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """One SGD step on a batch; returns (mean loss, logits), both still on the device (no sync)."""
+    if config.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16"):
+        logits = model(x)
+        loss = F.cross_entropy(logits.float(), y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss, logits
+
+
+def make_model(config: TrainConfig, num_classes: int, device: torch.device):
+    """(the model, the model to call: compiled and/or DDP-wrapped as the config and launch ask)."""
+    torch.manual_seed(config.seed)
+    raw_model = build_model(config.arch, config.shortcut, num_classes=num_classes).to(device)
+    raw_model = raw_model.to(memory_format=torch.channels_last if config.channels_last else torch.contiguous_format)
+    model = raw_model
+    if dist.is_available() and dist.is_initialized():
+        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    if config.compile:
+        model = torch.compile(model)
+    return raw_model, model
+
+
+def make_optimizer(config: TrainConfig, model) -> torch.optim.SGD:
+    fused = next(model.parameters()).is_cuda and "fused" in inspect.signature(torch.optim.SGD).parameters  # torch >= 2.4
+    fast = {"fused": True} if fused else {}
+    return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay, **fast)
+
+
 def make_pipeline(config: TrainConfig, device: torch.device, rank: int = 0, world: int = 1):
     """The data pipeline of `config`: CIFAR in device memory, or an ImageNet-style ImageFolder tree."""
     if parse_arch(config.arch).family == "imagenet":
@@ -152,17 +185,8 @@ def train(config: TrainConfig, out_dir: str | Path = RESULTS_DIR, device: str = 
     data = make_pipeline(config, device, rank, world)
 
     # Model and optimizer.
-    torch.manual_seed(config.seed)
-    raw_model = build_model(config.arch, config.shortcut, num_classes=data.num_classes).to(device)
-    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
-    raw_model = raw_model.to(memory_format=memory_format)
-    model = raw_model
-    if world > 1:
-        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if device.type == "cuda" else None)
-    if config.compile:
-        model = torch.compile(model)
-    optimizer = torch.optim.SGD(raw_model.parameters(), lr=config.lr, momentum=config.momentum,
-                                weight_decay=config.weight_decay, **({"foreach": True} if device.type == "cuda" else {}))
+    raw_model, model = make_model(config, data.num_classes, device)
+    optimizer = make_optimizer(config, raw_model)
     autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")  # noqa: E731
 
     # State that a checkpoint carries besides model and optimizer.
@@ -214,14 +238,7 @@ def train(config: TrainConfig, out_dir: str | Path = RESULTS_DIR, device: str = 
             for group in optimizer.param_groups:
                 group["lr"] = lr
             x, y = data.batch(iteration)
-            if config.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            with autocast():
-                logits = model(x)
-                loss = F.cross_entropy(logits.float(), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            loss, logits = train_step(model, optimizer, x, y, config)
             iteration += 1
             session_images += config.batch_size
 

@@ -1,0 +1,213 @@
+"""Training throughput: the standard CIFAR-10 pipeline against this project's fast path, side by side.
+
+In one run on one device, for each architecture (batch 128, the paper's augmentation):
+- standard: what common reimplementations do: uint8 arrays turned into PIL images per item (as
+  torchvision.datasets.CIFAR10 does), RandomCrop(32, padding=4) + RandomHorizontalFlip + ToTensor +
+  Normalize on DataLoader worker processes, fp32, NCHW, plain eager loop;
+- fast: resnet_lib's trainer step (data resident on the device as uint8, batched augmentation there,
+  bf16 autocast, channels-last, fused SGD, torch.compile on CUDA);
+- concurrent: K processes running the fast path at once on the same device (aggregate images/s).
+
+Prints a table and writes JSON (hardware, driver, torch, commit) under results/benchmarks/.
+
+    python benchmarks/throughput.py                                  # on a GPU: ResNet-20/56/110/1202
+    python benchmarks/throughput.py --device cpu --archs resnet8 --steps 3 --warmup 1 --workers 0 --concurrent 2 --data synthetic
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+from torchvision import transforms
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from resnet_lib.analysis import describe  # noqa: E402
+from resnet_lib.config import TrainConfig  # noqa: E402
+from resnet_lib.data import CifarPipeline, load_dataset  # noqa: E402
+from resnet_lib.experiments import make_available, resolve_data  # noqa: E402
+from resnet_lib.train import environment, make_model, make_optimizer, pick_device, train_step  # noqa: E402
+
+FULL_RUN_IMAGES = 64000 * 128
+DENSE_BF16_PEAK = {"H100": 989.4e12, "H200": 989.4e12, "A100": 312e12}  # datasheet, dense (no sparsity)
+
+
+class PILDataset(Dataset):
+    """uint8 (N, 3, 32, 32) images served as PIL images through `transform`, like torchvision's CIFAR10."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, transform):
+        self.images = images.permute(0, 2, 3, 1).numpy()
+        self.labels, self.transform = labels.tolist(), transform
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i):
+        return self.transform(Image.fromarray(self.images[i])), self.labels[i]
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def standard_rate(arch: str, dataset, device: torch.device, steps: int, warmup: int, workers: int) -> float:
+    """Images/s of the standard pipeline (fp32, NCHW, eager, DataLoader with PIL transforms)."""
+    mean = dataset.train_images.float().mean((0, 2, 3)) / 255
+    std = dataset.train_images.float().std((0, 2, 3)) / 255
+    transform = transforms.Compose([transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip(),
+                                    transforms.ToTensor(), transforms.Normalize(mean.tolist(), std.tolist())])
+    loader = DataLoader(PILDataset(dataset.train_images, dataset.train_labels, transform), batch_size=128, shuffle=True,
+                        num_workers=workers, pin_memory=device.type == "cuda", drop_last=True,
+                        persistent_workers=workers > 0)
+    config = TrainConfig(arch=arch, data="synthetic")
+    _, model = make_model(config, 10, device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+    batches = iter(loader)
+    for step in range(warmup + steps):
+        if step == warmup:
+            _sync(device)
+            start = time.perf_counter()
+        try:
+            x, y = next(batches)
+        except StopIteration:
+            batches = iter(loader)
+            x, y = next(batches)
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        loss = F.cross_entropy(model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    _sync(device)
+    return steps * 128 / (time.perf_counter() - start)
+
+
+def fast_rate(arch: str, source: str, device: str, steps: int, warmup: int, fast: dict, barrier=None) -> tuple[float, float]:
+    """(images/s, seconds spent in the warm-up steps, compilation included) of the trainer's step."""
+    device = pick_device(device)
+    config = TrainConfig(arch=arch, data=source, **fast)
+    pipeline = CifarPipeline(load_dataset(source), 128, 0, 0.1, 0, device)
+    raw_model, model = make_model(config, pipeline.num_classes, device)
+    optimizer = make_optimizer(config, raw_model)
+    begin = time.perf_counter()
+    for step in range(warmup + steps):
+        if step == warmup:
+            _sync(device)
+            if barrier is not None:
+                barrier.wait()
+            start = time.perf_counter()
+            warmup_s = start - begin
+        x, y = pipeline.batch(step)
+        train_step(model, optimizer, x, y, config)
+    _sync(device)
+    return steps * 128 / (time.perf_counter() - start), warmup_s
+
+
+def _concurrent_worker(args, barrier, queue):
+    queue.put(fast_rate(*args, barrier=barrier)[0])
+
+
+def concurrent_rate(k: int, *args) -> float:
+    """Aggregate images/s of k processes running the fast path at once (timed windows aligned by a barrier)."""
+    context = mp.get_context("spawn")
+    barrier, queue = context.Barrier(k), context.Queue()
+    workers = [context.Process(target=_concurrent_worker, args=(args, barrier, queue)) for _ in range(k)]
+    for w in workers:
+        w.start()
+    rates = [queue.get() for _ in workers]
+    for w in workers:
+        w.join()
+    return sum(rates)
+
+
+def matmul_tflops(device: torch.device) -> float | None:
+    """Measured dense bf16 matrix-product rate (8192^3), the practical ceiling; CUDA only."""
+    if device.type != "cuda":
+        return None
+    a, b = (torch.randn(8192, 8192, device=device, dtype=torch.bfloat16) for _ in range(2))
+    for _ in range(3):
+        a @ b
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    for _ in range(10):
+        a @ b
+    end.record()
+    torch.cuda.synchronize()
+    return 10 * 2 * 8192**3 / (start.elapsed_time(end) / 1e3) / 1e12
+
+
+def hardware(device: torch.device) -> dict:
+    info = environment(device)
+    if device.type == "cuda":
+        try:
+            info["driver"] = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                                            capture_output=True, text=True, check=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            info["driver"] = None
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--archs", default="resnet20,resnet56,resnet110,resnet1202")
+    parser.add_argument("--data", default="auto", help="auto (official CIFAR-10 or the JPEG copy), synthetic, or a path")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--steps", type=int, default=100, help="timed iterations per measurement")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed iterations first (compilation happens here)")
+    parser.add_argument("--workers", type=int, default=8, help="DataLoader workers of the standard pipeline")
+    parser.add_argument("--concurrent", type=int, default=4, help="processes in the concurrent measurement (0: skip)")
+    parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None, help="default: on with CUDA")
+    parser.add_argument("--out", default="results/benchmarks", help="folder for the JSON record")
+    args = parser.parse_args(argv)
+
+    device = pick_device(args.device)
+    source = resolve_data(args.data)
+    make_available(source)
+    dataset = load_dataset(source)
+    fast = {"precision": "bf16", "channels_last": True, "compile": device.type == "cuda" if args.compile is None else args.compile}
+    peak = next((v for k, v in DENSE_BF16_PEAK.items() if k in torch.cuda.get_device_name(device)), None) if device.type == "cuda" else None
+    record = {"hardware": hardware(device), "data": dataset.identity(), "batch_size": 128, "steps": args.steps,
+              "warmup": args.warmup, "workers": args.workers, "fast_path": fast, "dense_bf16_peak_flops": peak,
+              "measured_bf16_matmul_tflops": matmul_tflops(device), "archs": {}}
+    print(f"{'arch':<12} {'standard img/s':>15} {'fast img/s':>11} {'speed-up':>9} {'concurrent img/s':>17} "
+          f"{'full run: std':>14} {'fast':>9} {'conc.':>9} {'bf16 peak':>9}")
+    for arch in args.archs.split(","):
+        macs = describe(arch)["macs"]
+        standard = standard_rate(arch, dataset, device, args.steps, args.warmup, args.workers)
+        rate, warmup_s = fast_rate(arch, source, str(device.type), args.steps, args.warmup, fast)
+        together = concurrent_rate(args.concurrent, arch, source, str(device.type), args.steps, args.warmup, fast) if args.concurrent else None
+        best = max(rate, together or 0)
+        flops = best * 3 * 2 * macs  # forward + backward ~ 3x the forward multiply-adds, 2 FLOPs each
+        row = {"macs": macs, "standard_img_s": standard, "fast_img_s": rate, "fast_warmup_s": warmup_s,
+               "concurrent_img_s": together, "concurrent_runs": args.concurrent, "speedup": rate / standard,
+               "concurrent_speedup": together / standard if together else None,
+               "full_run_s": {"standard": FULL_RUN_IMAGES / standard, "fast": FULL_RUN_IMAGES / rate + warmup_s,
+                              "concurrent_per_run": FULL_RUN_IMAGES * args.concurrent / together if together else None},
+               "achieved_tflops": flops / 1e12, "fraction_of_bf16_peak": flops / peak if peak else None}
+        record["archs"][arch] = row
+        fmt = lambda s: f"{s / 60:.1f} min" if s < 3600 else f"{s / 3600:.1f} h"  # noqa: E731
+        print(f"{arch:<12} {standard:>15.0f} {rate:>11.0f} {rate / standard:>8.1f}x {together or float('nan'):>17.0f} "
+              f"{fmt(row['full_run_s']['standard']):>14} {fmt(row['full_run_s']['fast']):>9} "
+              f"{fmt(row['full_run_s']['concurrent_per_run']) if together else '-':>9} "
+              f"{row['fraction_of_bf16_peak'] or float('nan'):>9.1%}", flush=True)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    name = f"throughput-{(record['hardware'].get('gpu') or 'cpu').replace(' ', '_')}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    (out / name).write_text(json.dumps(record, indent=2) + "\n")
+    print(f"recorded in {out / name} ({platform.node()})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

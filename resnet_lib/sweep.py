@@ -1,0 +1,47 @@
+"""Train many runs concurrently on one device: one small CIFAR net cannot fill a modern GPU.
+
+    sweep(configs, concurrent=4, device="cuda", time_limit=540)
+
+Worker processes (spawned, so CUDA works) take configurations from a queue and train each with the
+ordinary trainer, so every run is recorded and resumable on its own: finished runs are skipped,
+unfinished ones resumed. With `time_limit`, every run in flight checkpoints before the deadline and
+the sweep returns; calling it again continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+from pathlib import Path
+
+import torch
+
+from .config import TrainConfig
+from .results import RESULTS_DIR, Run
+
+
+def _train_one(job: tuple) -> tuple[str, bool]:
+    config_dict, out_dir, device, deadline, threads = job
+    from .train import train  # imported in the worker
+
+    if threads:
+        torch.set_num_threads(threads)
+    config = TrainConfig.from_dict(config_dict)
+    remaining = None if deadline is None else deadline - time.time()
+    if remaining is not None and remaining <= 0:  # not started before the deadline: left for the next sweep
+        run = Run.for_config(config, out_dir)
+        return str(run.path), run.finished
+    run = train(config, out_dir=out_dir, device=device, resume=True, time_limit=remaining, progress=False)
+    return str(run.path), run.finished
+
+
+def sweep(configs: list[TrainConfig], concurrent: int = 2, out_dir: str | Path = RESULTS_DIR, device: str = "auto",
+          time_limit: float | None = None) -> list[tuple[Run, bool]]:
+    """Train `configs`, `concurrent` at a time on one device; returns (run, finished) per config, in order."""
+    deadline = None if time_limit is None else time.time() + time_limit
+    threads = max(1, (os.cpu_count() or 1) // concurrent) if device == "cpu" or not torch.cuda.is_available() else None
+    jobs = [(c.to_dict(), str(out_dir), device, deadline, threads) for c in configs]
+    with mp.get_context("spawn").Pool(concurrent, maxtasksperchild=1) as pool:
+        done = pool.map(_train_one, jobs, chunksize=1)
+    return [(Run(path), finished) for path, finished in done]

@@ -1,0 +1,51 @@
+"""The GPU fast path's switches, the concurrent-run scheduler and the benchmark script, on CPU."""
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from resnet_lib.config import TrainConfig
+from resnet_lib.sweep import sweep
+from resnet_lib.train import train
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = TrainConfig(arch="resnet8", data="synthetic", iterations=8, eval_every=4, batch_size=32, val_fraction=0.05)
+
+
+def test_bf16_channels_last_path_trains_and_is_recorded_as_such(tmp_path):
+    fast = replace(TINY, precision="bf16", channels_last=True)
+    run = train(fast, out_dir=tmp_path, device="cpu", progress=False)
+    assert run.config().precision == "bf16" and run.config().channels_last
+    metrics = run.metrics()
+    assert metrics["train_loss"].notna().all() and metrics["test_error"].between(0, 100).all()
+    assert run.path != train(TINY, out_dir=tmp_path, device="cpu", progress=False).path  # another experiment
+
+
+def test_sweep_trains_each_config_into_its_own_resumable_run(tmp_path):
+    configs = [replace(TINY, seed=0), replace(TINY, arch="plain8", shortcut=None, seed=0), replace(TINY, seed=1)]
+    done = sweep(configs, concurrent=2, out_dir=tmp_path, device="cpu")
+    assert [finished for _, finished in done] == [True, True, True]
+    assert [run.config() for run, _ in done] == configs
+    again = sweep(configs, concurrent=2, out_dir=tmp_path, device="cpu")  # all recorded: nothing retrained
+    assert [run.summary_file.stat().st_mtime for run, _ in again] == [run.summary_file.stat().st_mtime for run, _ in done]
+
+
+def test_sweep_past_its_deadline_leaves_runs_for_the_next_call(tmp_path):
+    done = sweep([replace(TINY, seed=5)], concurrent=1, out_dir=tmp_path, device="cpu", time_limit=0)
+    assert done[0][1] is False and not done[0][0].path.exists()
+
+
+def test_benchmark_script_runs_with_tiny_settings(tmp_path):
+    cmd = [sys.executable, "benchmarks/throughput.py", "--device", "cpu", "--archs", "resnet8", "--steps", "2",
+           "--warmup", "1", "--workers", "0", "--concurrent", "0", "--data", "synthetic", "--out", str(tmp_path)]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (record,) = tmp_path.glob("throughput-*.json")
+    data = json.loads(record.read_text())
+    row = data["archs"]["resnet8"]
+    assert row["standard_img_s"] > 0 and row["fast_img_s"] > 0
+    assert row["speedup"] == row["fast_img_s"] / row["standard_img_s"]
+    assert data["hardware"]["torch"] and data["data"]["name"] == "synthetic"
+    assert "resnet8" in done.stdout and "recorded in" in done.stdout
