@@ -1,6 +1,21 @@
 #!/usr/bin/env bash
-# Set up (scripts/setup.sh) and run the whole test suite: unit tests and the notebooks under nbval.
+# Set up (scripts/setup.sh) and run everything that checks the project:
+#   1. pytest: unit tests, then every notebook under nbval (stored outputs of checked cells must match);
+#   2. the report: built from results/ (scripts/report.sh), then every page opened in headless
+#      Chromium (scripts/check_book.py: pages load, figures display, math renders; screenshots saved).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec .venv/bin/python -m pytest "$@"
+.venv/bin/python -m pytest "$@"
+
+bash scripts/report.sh
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "installing Debian's chromium and chromium-driver for the browser check"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+    else
+        echo "the browser check needs chromium and chromedriver (Debian: apt-get install chromium chromium-driver)" >&2
+        exit 1
+    fi
+fi
+.venv/bin/python scripts/check_book.py
