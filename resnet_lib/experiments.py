@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from .config import TrainConfig
+from .console import announce
 from .data import DATA_DIR
 from .models import ConfigError, build_model
 from .results import RESULTS_DIR, Run, find_run, load_runs
@@ -103,8 +104,8 @@ def ensure_runs(configs: list[TrainConfig], results: str | Path = RESULTS_DIR, d
             if pick_device(device).type == "cpu":
                 seconds = estimate_seconds(config, "cpu")
                 duration = f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{max(seconds / 60, 1):.0f} min"
-                print(f"training {config.arch} (seed {config.seed}, {config.iterations} iterations) on the CPU: "
-                      f"about {duration} (from 3 timed iterations, evaluations not counted)", flush=True)
+                announce(f"training {config.arch} (seed {config.seed}, {config.iterations} iterations) on the CPU: "
+                         f"about {duration} (from 3 timed iterations, evaluations not counted)")
             run = train(config, out_dir=results, device=device, resume=True)
         (found if run is not None else missing).append(run if run is not None else config)
     return found, missing

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from .config import TrainConfig
+from .console import announce
 from .experiments import train_command
 from .results import RESULTS_DIR, Run
 
@@ -109,5 +110,5 @@ def save_figure(fig, name: str) -> Path:
     FIGURES_DIR.mkdir(exist_ok=True)
     path = FIGURES_DIR / f"{name}.png"
     fig.savefig(path, dpi=120, bbox_inches="tight")
-    print(f"figure saved to {path.resolve()}")
+    announce(f"figure saved to {path.resolve()}")
     return path

@@ -31,6 +31,7 @@ from tqdm import tqdm
 from .analysis import count_macs, count_params, layer_responses
 from .checkpoint import FORMAT, CheckpointError, atomic_save, load_checkpoint, load_weights
 from .config import TrainConfig
+from .console import progress_stream
 from .data import CifarPipeline, load_dataset
 from .imagenet import ImageFolderPipeline
 from .models import ConfigError, build_model, parse_arch
@@ -218,7 +219,7 @@ def train(config: TrainConfig, out_dir: str | Path = RESULTS_DIR, device: str = 
             }, run.checkpoint_file)
 
     bar = tqdm(total=config.iterations, initial=start, desc=run.path.name, disable=not progress or rank != 0,
-               unit="it", dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 30)
+               unit="it", dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 30, file=progress_stream())
     session_start, session_images, eval_seconds = time.perf_counter(), 0, 0.0
     iteration = start
     model.train()
