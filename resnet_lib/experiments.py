@@ -55,6 +55,13 @@ def train_missing_default() -> bool:
     return os.environ.get("RESNET_LIB_REPORT_ONLY", "0") != "1"
 
 
+def prepare(data: str, iterations, train_missing: bool | None) -> tuple[str, bool]:
+    """Check a notebook's common parameters: (the data source meant by `data`, whether to train what is missing)."""
+    if not (isinstance(iterations, int) and not isinstance(iterations, bool) and iterations >= 1):
+        raise ConfigError(f"iterations must be a whole number >= 1, got {iterations!r}")
+    return resolve_data(data), train_missing_default() if train_missing is None else bool(train_missing)
+
+
 def train_command(config: TrainConfig, results: str | Path = RESULTS_DIR) -> str:
     """The CLI command that records `config` (device chosen automatically)."""
     defaults = TrainConfig(arch=config.arch)
