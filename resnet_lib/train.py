@@ -18,6 +18,7 @@ import platform
 import signal
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager, nullcontext
 from dataclasses import replace
@@ -36,6 +37,7 @@ from .data import CifarPipeline, load_dataset
 from .imagenet import ImageFolderPipeline
 from .models import ConfigError, build_model, parse_arch
 from .results import RESULTS_DIR, Run
+
 
 class TrainingInterrupted(Exception):
     """Training stopped on a signal after saving a checkpoint."""
@@ -139,25 +141,26 @@ def make_pipeline(config: TrainConfig, device: torch.device, rank: int = 0, worl
 
 @contextmanager
 def _stop_on_signals():
-    """Turn SIGINT/SIGTERM into a flag the loop checks once per iteration (main thread only)."""
+    """Turn the first SIGINT/SIGTERM into a flag the loop checks once per iteration (it then saves a
+    checkpoint and stops); a second one aborts at once. Main thread only."""
     flag = {"signal": None}
-    if sys.platform == "win32" or not _in_main_thread():
+    if threading.current_thread() is not threading.main_thread():
         yield flag
         return
+
+    def handler(number, _frame):
+        if flag["signal"]:
+            raise KeyboardInterrupt(f"second {signal.Signals(number).name}: stopped without saving")
+        flag["signal"] = signal.Signals(number).name
+
     previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     for s in previous:
-        signal.signal(s, lambda number, _frame: flag.update(signal=signal.Signals(number).name))
+        signal.signal(s, handler)
     try:
         yield flag
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-
-
-def _in_main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
+        for s, old in previous.items():
+            signal.signal(s, old)
 
 
 def train(config: TrainConfig, out_dir: str | Path = RESULTS_DIR, device: str = "auto", resume: bool = False,
@@ -286,7 +289,7 @@ def train(config: TrainConfig, out_dir: str | Path = RESULTS_DIR, device: str = 
     train_seconds = time.perf_counter() - session_start - eval_seconds
     elapsed += train_seconds
     if rank == 0:
-        torch.save(raw_model.state_dict(), run.weights_file)
+        atomic_save(raw_model.state_dict(), run.weights_file)
         responses = None if spec.kind == "preact-resnet" or spec.family != "cifar" else layer_responses(
             raw_model, (x for x, _ in data.eval_batches("test")))
         final = run.metrics().iloc[-1]

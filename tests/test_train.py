@@ -133,7 +133,8 @@ def test_cli_train_bad_values_exit_2_with_one_line(args, tmp_path):
     assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr
 
 
-def test_sigint_saves_a_checkpoint_and_the_run_resumes(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_saves_a_checkpoint_then_the_run_resumes(signum, tmp_path):
     args = ["train", "--arch", "resnet8", "--data", "synthetic", "--iterations", "100000", "--eval-every", "50000",
             "--batch-size", "16", "--device", "cpu", "--out", str(tmp_path), "--no-progress"]
     proc = subprocess.Popen([sys.executable, "-m", "resnet_lib", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -141,12 +142,25 @@ def test_sigint_saves_a_checkpoint_and_the_run_resumes(tmp_path):
     while not list(tmp_path.glob("*/metrics.csv")) and time.time() < deadline:
         time.sleep(0.2)
     time.sleep(1.0)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "continue with --resume" in err
     (checkpoint,) = tmp_path.glob("*/checkpoint.pt")
-    assert load_checkpoint(checkpoint)["iteration"] > 0
+    stopped_at = load_checkpoint(checkpoint)["iteration"]
+    assert stopped_at > 0
+    resumed = _cli(*args, "--resume", "--stop-at", str(stopped_at + 2))
+    assert resumed.returncode == 0, resumed.stderr
+    assert load_checkpoint(checkpoint)["iteration"] == stopped_at + 2
+
+
+def test_cli_evaluate_reports_the_recorded_test_error(tmp_path):
+    run = train(TINY, out_dir=tmp_path, device="cpu", progress=False)
+    done = _cli("evaluate", str(run.weights_file), "--device", "cpu")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["test_error"] == pytest.approx(run.summary()["final"]["test_error"])
+    assert result["data"] == "synthetic" and result["arch"] == "resnet8"
 
 
 def test_torchrun_two_processes_gloo(tmp_path):
