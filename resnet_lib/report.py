@@ -112,3 +112,24 @@ def save_figure(fig, name: str) -> Path:
     fig.savefig(path, dpi=120, bbox_inches="tight")
     announce(f"figure saved to {path.resolve()}")
     return path
+
+
+def benchmark_table(folder: str | Path = Path("results/benchmarks")) -> pd.DataFrame:
+    """One row per (benchmark record, architecture) under `folder`: throughput and projected full-run times."""
+    import json
+
+    rows = []
+    for record_file in sorted(Path(folder).glob("throughput-*.json")):
+        record = json.loads(record_file.read_text())
+        hardware = record["hardware"].get("gpu") or record["hardware"]["hardware"]
+        for arch, r in record["archs"].items():
+            rows.append({
+                "record": record_file.name, "hardware": hardware, "arch": arch,
+                "standard img/s": r["standard_img_s"], "fast img/s": r["fast_img_s"],
+                "concurrent img/s": r["concurrent_img_s"], "speed-up": r["speedup"],
+                "concurrent speed-up": r["concurrent_speedup"],
+                "full run, standard (min)": r["full_run_s"]["standard"] / 60,
+                "full run, fast (min)": r["full_run_s"]["fast"] / 60,
+                "fraction of bf16 peak": r["fraction_of_bf16_peak"],
+            })
+    return pd.DataFrame(rows)

@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from resnet_lib.config import TrainConfig
+from resnet_lib.report import benchmark_table
 from resnet_lib.sweep import sweep
 from resnet_lib.train import train
 
@@ -49,3 +50,5 @@ def test_benchmark_script_runs_with_tiny_settings(tmp_path):
     assert row["speedup"] == row["fast_img_s"] / row["standard_img_s"]
     assert data["hardware"]["torch"] and data["data"]["name"] == "synthetic"
     assert "resnet8" in done.stdout and "recorded in" in done.stdout
+    table = benchmark_table(tmp_path)  # what the book's performance chapter shows
+    assert table.loc[0, "arch"] == "resnet8" and table.loc[0, "speed-up"] == row["speedup"]
