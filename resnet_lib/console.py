@@ -1,23 +1,32 @@
 """Messages and progress bars that reach the terminal, also from inside a notebook kernel.
 
-A kernel run by papermill captures sys.stdout/sys.stderr into the notebook; its original stderr
-(sys.__stderr__) is still the terminal that started papermill. Messages go to both.
+A kernel run by papermill captures sys.stdout/sys.stderr into the notebook. ipykernel >= 6 also
+captures file descriptor 2 and keeps the terminal's descriptor as `_original_stdstream_copy`;
+older kernels leave the terminal at sys.__stderr__. Messages go to the notebook once and to the
+terminal once.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+from functools import lru_cache
 
 
-def _in_kernel() -> bool:
-    return sys.__stderr__ is not None and sys.stderr is not sys.__stderr__
+@lru_cache(maxsize=1)
+def _terminal():
+    """The terminal behind a notebook kernel, or None outside a kernel."""
+    if sys.__stderr__ is None or sys.stderr is sys.__stderr__:
+        return None
+    fd = getattr(sys.stderr, "_original_stdstream_copy", None)
+    return open(os.dup(fd), "w", buffering=1) if fd is not None else sys.__stderr__
 
 
 def announce(message: str) -> None:
     """Print `message` to stdout (the notebook, in a kernel) and to the terminal."""
     print(message, flush=True)
-    if _in_kernel():
-        print(message, file=sys.__stderr__, flush=True)
+    if _terminal() is not None:
+        print(message, file=_terminal(), flush=True)
 
 
 class _Tee:
@@ -35,4 +44,4 @@ class _Tee:
 
 def progress_stream():
     """Where progress bars write: stderr, and in a kernel the terminal too."""
-    return _Tee(sys.stderr, sys.__stderr__) if _in_kernel() else sys.stderr
+    return _Tee(sys.stderr, _terminal()) if _terminal() is not None else sys.stderr
