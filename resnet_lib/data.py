@@ -70,14 +70,15 @@ class ImageDataset:
                 "train_size": len(self.train_labels), "test_size": len(self.test_labels)}
 
 
-def load_dataset(source: str, download: bool = False) -> ImageDataset:
-    """Load `source`: "cifar10", "synthetic", or a path (cifar-10-batches-py folder or ImageFolder tree).
+def locate(source: str, download: bool = False) -> Path | None:
+    """The folder holding `source` ("cifar10" or a path); None for "synthetic".
 
-    A missing or incomplete data set raises ConfigError saying where it looked and how to get it.
+    Raises ConfigError saying where it looked and how to get the data set. With `download`, a
+    missing official CIFAR-10 is fetched through torchvision (needs internet).
     """
     source = str(source)
     if source == "synthetic":
-        return synthetic_dataset()
+        return None
     if source == "cifar10":
         folder = DATA_DIR / "cifar-10-batches-py"
         if not folder.exists():
@@ -90,18 +91,30 @@ def load_dataset(source: str, download: bool = False) -> ImageDataset:
             import torchvision
 
             torchvision.datasets.CIFAR10(str(DATA_DIR), train=True, download=True)
-        return _load_cifar_pickles(folder)
+        return folder
     path = Path(source)
     if path.name.endswith((".tar.gz", ".tgz")):
         raise ConfigError(f"{path} is an archive; extract it first: tar xzf {path} -C {DATA_DIR}/ (see data/README.md)")
-    if (path / "data_batch_1").exists():
-        return _load_cifar_pickles(path)
-    if (path / "train").is_dir() and (path / "test").is_dir():
-        return _load_image_folder(path)
+    if (path / "data_batch_1").exists() or ((path / "train").is_dir() and (path / "test").is_dir()):
+        return path
     raise ConfigError(
-        f"no data set at {path}: expected 'synthetic', 'cifar10', a cifar-10-batches-py folder "
-        f"(data_batch_1..5, test_batch) or an ImageFolder tree with train/ and test/ (see data/README.md)"
+        f"no data set at {path}{'' if path.exists() else ' (not found)'}: expected 'synthetic', 'cifar10', "
+        f"a cifar-10-batches-py folder (data_batch_1..5, test_batch) or an ImageFolder tree with train/ and "
+        f"test/ (see data/README.md)"
     )
+
+
+def load_dataset(source: str, download: bool = False) -> ImageDataset:
+    """Load `source`: "cifar10", "synthetic", or a path (cifar-10-batches-py folder or ImageFolder tree).
+
+    A missing or incomplete data set raises ConfigError saying where it looked and how to get it.
+    """
+    folder = locate(source, download)
+    if folder is None:
+        return synthetic_dataset()
+    if source == "cifar10" or (folder / "data_batch_1").exists():
+        return _load_cifar_pickles(folder)
+    return _load_image_folder(folder)
 
 
 def _load_cifar_pickles(folder: Path) -> ImageDataset:

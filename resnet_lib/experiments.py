@@ -13,7 +13,6 @@ import os
 import shlex
 import subprocess
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -21,7 +20,7 @@ import torch.nn.functional as F
 
 from .config import TrainConfig
 from .console import announce
-from .data import DATA_DIR
+from .data import DATA_DIR, locate
 from .models import ConfigError, build_model
 from .results import RESULTS_DIR, Run, find_run, load_runs
 from .train import pick_device, train
@@ -140,17 +139,11 @@ def shown_runs(configs: list[TrainConfig], found: list[Run], results: str | Path
 
 def check_source(source: str, needed: bool) -> None:
     """Fail early, with the fix, if `source` is needed for training and is not available."""
-    if not needed or source == "synthetic":
-        return
-    make_available(source)
-    path = DATA_DIR / "cifar-10-batches-py" if source == "cifar10" else Path(source)
-    if not path.exists():
-        raise ConfigError(f"data set {source!r} not found at {path}; see data/README.md for how to get it, "
-                          f"or pass data='synthetic' to try the notebook")
+    if needed:
+        make_available(source)
+        locate(source)
 
 
 def configs_for(archs: list[str], seeds: list[int], **settings) -> list[TrainConfig]:
     """One TrainConfig per (arch, seed), other fields from `settings`."""
-    base = TrainConfig(**{k: v for k, v in settings.items() if k != "arch"})
-    return [replace(base, arch=arch, seed=seed, shortcut=settings.get("shortcut"), warmup=settings.get("warmup"))
-            for arch in archs for seed in seeds]
+    return [TrainConfig(**{**settings, "arch": arch, "seed": seed}) for arch in archs for seed in seeds]

@@ -51,15 +51,12 @@ class Lighting:
         return image + (EIGVEC @ (alpha * EIGVAL)).view(3, 1, 1)
 
 
-def _normalize() -> transforms.Normalize:
-    return transforms.Normalize(MEAN, (1.0, 1.0, 1.0))
-
-
+NORMALIZE = transforms.Normalize(MEAN, (1.0, 1.0, 1.0))  # mean subtraction only
 TRAIN_TRANSFORM = transforms.Compose([RandomShorterSide(256, 480), transforms.RandomCrop(224), transforms.RandomHorizontalFlip(),
-                                      transforms.ToTensor(), Lighting(0.1), _normalize()])
-VAL_TRANSFORM = transforms.Compose([transforms.Resize(256, antialias=True), transforms.CenterCrop(224), transforms.ToTensor(), _normalize()])
+                                      transforms.ToTensor(), Lighting(0.1), NORMALIZE])
+VAL_TRANSFORM = transforms.Compose([transforms.Resize(256, antialias=True), transforms.CenterCrop(224), transforms.ToTensor(), NORMALIZE])
 TEST_TRANSFORM = transforms.Compose([transforms.Resize(256, antialias=True), transforms.TenCrop(224),
-                                     transforms.Lambda(lambda crops: torch.stack([_normalize()(TF.to_tensor(c)) for c in crops]))])
+                                     transforms.Lambda(lambda crops: torch.stack([NORMALIZE(TF.to_tensor(c)) for c in crops]))])
 
 
 class _Seeded(Dataset):
