@@ -5,7 +5,8 @@ Models (`build_model`), accounting (`describe`), data (`load_dataset`), the trai
 """
 
 from .analysis import count_layers, count_macs, count_params, describe, layer_responses
-from .models import ConfigError, build_model, parse_arch
+from .config import ConfigError, parse_arch
+from .models import build_model
 
 __all__ = [
     "ConfigError",

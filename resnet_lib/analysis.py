@@ -8,7 +8,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from .models import ArchSpec, ConfigError, build_model, parse_arch, resolve_shortcut
+from .config import ArchSpec, ConfigError, parse_arch, resolve_shortcut
+from .models import build_model
 
 
 def count_params(model: nn.Module) -> int:

@@ -7,12 +7,10 @@ from pathlib import Path
 
 import torch
 
-from .models import ConfigError
-
 FORMAT = "resnet_lib.checkpoint/1"
 
 
-class CheckpointError(ConfigError):
+class CheckpointError(Exception):
     """A checkpoint that cannot be used: missing, truncated, corrupt, or not written by resnet_lib."""
 
 

@@ -1,4 +1,4 @@
-"""Command line: ``python -m resnet_lib {describe,train,evaluate} ...``.
+"""Command line: ``python -m resnet_lib {describe,train,sweep,campaign,evaluate} ...``.
 
 Bad input exits with status 2 and one line naming the problem and the valid forms.
 """
@@ -10,10 +10,10 @@ import json
 import sys
 
 from .analysis import describe
-from .config import TrainConfig
+from .checkpoint import CheckpointError
+from .config import SCHEDULES, ConfigError, TrainConfig, cli_fields, parse_arch, schedule_settings
 from .data import load_dataset
-from .models import ConfigError
-from .results import RESULTS_DIR
+from .results import RESULTS_DIR, RunBusy
 
 PAPER_ARCHS = (
     [f"resnet{d}" for d in (20, 32, 44, 56, 110, 1202)]
@@ -56,11 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_describe)
 
     p = commands.add_parser("train", help="train with the paper's recipe (CIFAR nets; ImageNet nets on an ImageFolder tree)")
-    p.add_argument("--arch", required=True, help="e.g. resnet20, plain56, resnet1202, preact-resnet110, imagenet-resnet50")
-    p.add_argument("--shortcut", type=_shortcut, help="A, B or C (default: A for CIFAR ResNets)")
-    p.add_argument("--seed", type=int, default=TrainConfig.seed)
-    _add_run_options(p)
-    p.add_argument("--resume", action="store_true", help="continue an unfinished run of the same config")
+    _add_config_options(p, required=("arch",))
+    _add_execution_options(p)
+    p.add_argument("--resume", action="store_true", help="continue an unfinished run of the same experiment")
     p.add_argument("--stop-at", type=_positive_int, help="checkpoint and stop at this iteration (resume later)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=_train)
@@ -70,8 +68,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=_list(int), default=[0], help="comma-separated, e.g. 0,1,2,3,4")
     p.add_argument("--shortcuts", type=_list(_shortcut), help="comma-separated options for the residual nets (default: A)")
     p.add_argument("--concurrent", type=_positive_int, default=4, help="runs trained at once (default 4)")
-    _add_run_options(p)
+    _add_config_options(p, skip=("arch", "shortcut", "seed"))
+    _add_execution_options(p)
     p.set_defaults(handler=_sweep)
+
+    p = commands.add_parser("campaign", help="train the runs of a plan (campaign.toml) in order, within a time limit")
+    p.add_argument("--plan", default="campaign.toml", help="the plan: a TOML file of [[step]] tables (default: campaign.toml)")
+    p.add_argument("--out", default=str(RESULTS_DIR), help="where finished runs are recorded (default: results)")
+    p.add_argument("--work", help="where unfinished runs live, outside the checkout (default: ~/.cache/resnet_lib/runs)")
+    p.add_argument("--time-limit", type=float, help="seconds: checkpoint and stop before this much time has passed")
+    p.add_argument("--dry-run", action="store_true", help="print the plan, its state and the time expected; train nothing")
+    p.set_defaults(handler=_campaign)
 
     p = commands.add_parser("evaluate", help="test (and validation) error of a checkpoint or weights file")
     p.add_argument("checkpoint", help="a run's checkpoint.pt, or weights.pt with config.json beside it")
@@ -81,33 +88,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_run_options(p: argparse.ArgumentParser) -> None:
-    """Options shared by train and sweep: the TrainConfig fields besides arch/shortcut/seed, and execution."""
-    defaults = TrainConfig()
-    p.add_argument("--data", required=True, help="cifar10, synthetic, or a path (see data/README.md); ImageNet nets: root with train/ and val/")
+def _add_config_options(p: argparse.ArgumentParser, required: tuple = (), skip: tuple = ()) -> None:
+    """One option per TrainConfig field (config.py holds each one's help, unit and valid range), and --schedule."""
+    for f in cli_fields():
+        if f.name in skip:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        default = "auto" if f.default is None else ",".join(map(str, f.default)) if isinstance(f.default, tuple) else f.default
+        text = f.metadata["help"] if "default:" in f.metadata["help"] else f"{f.metadata['help']} (default: {default})"
+        options = {"help": text.replace("%", "%%"), "default": None}
+        if f.type == "bool | None":
+            options["action"] = argparse.BooleanOptionalAction
+        else:
+            options["type"] = {"int": int, "int | None": int, "float": float, "tuple[int, ...]": _milestones}.get(f.type, str)
+            if f.name == "shortcut":
+                options["type"] = _shortcut
+            elif f.metadata["choices"]:
+                options["choices"] = f.metadata["choices"]
+        p.add_argument(flag, required=f.name in required, **options)
+    p.add_argument("--schedule", choices=tuple(SCHEDULES), help="the paper's schedule (full) or a fraction of it: 1/8 is "
+                   "8k iterations with lr /10 at 4k and 6k (sets --iterations and --milestones)")
     p.add_argument("--download", action="store_true", help="download CIFAR-10 through torchvision if missing (internet)")
-    p.add_argument("--iterations", type=_positive_int, default=defaults.iterations)
-    p.add_argument("--milestones", type=_milestones, default=defaults.milestones, help="lr /10 at these iterations (default: 32000,48000)")
-    p.add_argument("--batch-size", type=_positive_int, default=defaults.batch_size, help="global batch (default: 128)")
-    p.add_argument("--lr", type=float, default=defaults.lr)
-    p.add_argument("--val-fraction", type=float, default=defaults.val_fraction, help="held-out share (default 0.1: 45k/5k); 0 trains on all")
-    p.add_argument("--warmup", action=argparse.BooleanOptionalAction, default=None, help="lr 0.01 until train error < 80%% (default: on for depth >= 110)")
-    p.add_argument("--eval-every", type=_positive_int, default=defaults.eval_every)
-    p.add_argument("--precision", choices=("fp32", "bf16"), default=defaults.precision)
-    p.add_argument("--channels-last", action="store_true")
-    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+
+
+def _add_execution_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--out", default=str(RESULTS_DIR), help="results folder (default: results)")
     p.add_argument("--time-limit", type=float, help="checkpoint and stop after this many seconds (resume later)")
 
 
-def _config(args, arch: str, shortcut: str | None, seed: int) -> TrainConfig:
-    return TrainConfig(
-        arch=arch, shortcut=shortcut, data=args.data, val_fraction=args.val_fraction, iterations=args.iterations,
-        batch_size=args.batch_size, lr=args.lr, milestones=args.milestones, warmup=args.warmup,
-        eval_every=args.eval_every, seed=seed, precision=args.precision, channels_last=args.channels_last,
-        compile=args.compile,
-    )
+def _config(args, **fixed) -> TrainConfig:
+    """The TrainConfig the options describe; options not given take the config's defaults."""
+    values = {f.name: getattr(args, f.name) for f in cli_fields() if getattr(args, f.name, None) is not None}
+    if args.schedule:
+        if "iterations" in values or "milestones" in values:
+            raise ConfigError("give --schedule, or --iterations and --milestones, not both")
+        values.update(schedule_settings(args.schedule))
+    return TrainConfig(**{**values, **fixed})
 
 
 def _list(kind):
@@ -129,7 +146,7 @@ def _milestones(value: str) -> tuple[int, ...]:
 def _train(args) -> int:
     from .train import TrainingDiverged, TrainingInterrupted, train
 
-    config = _config(args, args.arch, args.shortcut, args.seed)
+    config = _config(args)
     if args.download:
         load_dataset(config.data, download=True)
     try:
@@ -151,12 +168,11 @@ def _train(args) -> int:
 
 
 def _sweep(args) -> int:
-    from .models import parse_arch
     from .sweep import sweep
 
-    configs = [_config(args, arch, shortcut if parse_arch(arch).residual else None, seed)
+    configs = [_config(args, arch=arch, shortcut=shortcut if parse_arch(arch).residual else None, seed=seed)
                for arch in args.archs for shortcut in (args.shortcuts or [None]) for seed in args.seeds]
-    configs = list({c.key: c for c in configs}.values())  # plain nets appear once whatever the shortcuts
+    configs = list({json.dumps(c.experiment()): c for c in configs}.values())  # plain nets once whatever the shortcuts
     if args.download:
         load_dataset(args.data, download=True)
     for run, finished in sweep(configs, args.concurrent, args.out, args.device, args.time_limit):
@@ -164,8 +180,15 @@ def _sweep(args) -> int:
     return 0
 
 
+def _campaign(args) -> int:
+    from .campaign import WORK_DIR, run_campaign
+
+    run_campaign(args.plan, args.out, args.work or WORK_DIR, args.time_limit, args.dry_run)
+    return 0
+
+
 def _evaluate(args) -> int:
-    from .train import evaluate_file
+    from .evaluation import evaluate_file
 
     result = evaluate_file(args.checkpoint, data=args.data, device=args.device)
     print(json.dumps(result))
@@ -194,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except ConfigError as error:
+    except (ConfigError, CheckpointError, RunBusy) as error:
         print(f"python -m resnet_lib {args.command}: error: {error}", file=sys.stderr)
         return 2
 

@@ -1,44 +1,189 @@
-"""The training configuration: every hyper-parameter of a run in one place, with the paper's defaults.
+"""A run's settings in one place: the architecture names, every hyper-parameter of a run with its
+unit and valid range, and what identifies a run.
 
-Saved as config.json in the run folder and inside every checkpoint. Two runs with equal configs
-(execution settings such as the device are not part of it) are the same experiment.
+`TrainConfig` fields are of two kinds (the `key` entry of each field's metadata):
+
+- the experiment: what changes a result — architecture, shortcut, the data's identity (the SHA-256
+  of its decoded pixels and labels, not the path it was found at), split, schedule, optimizer,
+  warm-up, evaluation cadence, seed and precision. Their hash is the run key, which names the run
+  folder: equal keys, same run.
+- execution: where the data is found (`data`), memory layout and compilation. They are recorded in
+  the run's environment, not in its key: an eager and a compiled run of one experiment share a
+  folder and resume each other.
+
+The CLI's flags (`cli.py`), the commands the notebooks print for missing runs and the notebooks'
+checks are all generated from these fields.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, fields
+import re
+from dataclasses import asdict, dataclass, field, fields
 
-from .models import ConfigError, parse_arch, resolve_shortcut
+SHORTCUT_OPTIONS = ("A", "B", "C")
+IMAGENET_LAYERS = {  # depth -> (block kind, blocks per stage), Table 1
+    18: ("basic", (2, 2, 2, 2)),
+    34: ("basic", (3, 4, 6, 3)),
+    50: ("bottleneck", (3, 4, 6, 3)),
+    101: ("bottleneck", (3, 4, 23, 3)),
+    152: ("bottleneck", (3, 8, 36, 3)),
+}
+IMAGENET_PLAIN_DEPTHS = (18, 34)
+ARCH_FORMS = (
+    "resnet<6n+2> (e.g. resnet20, resnet110, resnet1202), plain<6n+2> (e.g. plain56), "
+    "preact-resnet<6n+2> (e.g. preact-resnet110), imagenet-resnet{18,34,50,101,152}, "
+    "imagenet-plain{18,34}"
+)
 
-PAPER_SCHEDULE = {"iterations": 64000, "milestones": (32000, 48000), "batch_size": 128, "lr": 0.1}
+
+class ConfigError(ValueError):
+    """A bad user-supplied setting. The message names the problem and the valid forms."""
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """A parsed architecture name.
+
+    family: "cifar" or "imagenet"; kind: "resnet", "plain" or "preact-resnet";
+    depth: weighted layers as the paper counts them; n: blocks per stage (CIFAR only).
+    """
+
+    name: str
+    family: str
+    kind: str
+    depth: int
+    n: int | None = None
+
+    @property
+    def residual(self) -> bool:
+        return self.kind != "plain"
+
+    @property
+    def default_shortcut(self) -> str | None:
+        if not self.residual:
+            return None
+        if self.family == "imagenet" and IMAGENET_LAYERS[self.depth][0] == "bottleneck":
+            return "B"  # the paper's ResNet-50/101/152 use projections where dimensions increase
+        return "A"
+
+    @property
+    def input_size(self) -> int:
+        return 32 if self.family == "cifar" else 224
+
+    @property
+    def num_classes(self) -> int:
+        return 10 if self.family == "cifar" else 1000
+
+
+def parse_arch(name: str) -> ArchSpec:
+    """Parse an architecture name such as ``resnet56`` or ``imagenet-plain34``.
+
+    Raises ConfigError naming the valid forms for anything else.
+    """
+    match = re.fullmatch(r"(imagenet-)?(resnet|plain|preact-resnet)(\d+)", str(name).strip().lower())
+    if match is None:
+        raise ConfigError(f"unknown architecture {name!r}; valid forms: {ARCH_FORMS}")
+    imagenet, kind, depth = bool(match.group(1)), match.group(2), int(match.group(3))
+    canonical = f"{'imagenet-' if imagenet else ''}{kind}{depth}"
+    if imagenet:
+        valid = IMAGENET_PLAIN_DEPTHS if kind == "plain" else tuple(IMAGENET_LAYERS)
+        if kind == "preact-resnet" or depth not in valid:
+            raise ConfigError(
+                f"{canonical!r} is not an ImageNet architecture of the paper; "
+                f"valid: imagenet-resnet{{18,34,50,101,152}}, imagenet-plain{{18,34}}"
+            )
+        return ArchSpec(canonical, "imagenet", kind, depth)
+    if depth < 8 or (depth - 2) % 6 != 0:
+        raise ConfigError(
+            f"depth {depth} of {canonical!r} is not 6n+2 with n >= 1; CIFAR nets have depth "
+            f"6n+2 = 8, 14, 20, 26, 32, ..., 110, ..., 1202 (e.g. {kind}20, {kind}110)"
+        )
+    return ArchSpec(canonical, "cifar", kind, depth, n=(depth - 2) // 6)
+
+
+def resolve_shortcut(spec: ArchSpec, shortcut: str | None) -> str | None:
+    """The shortcut option for `spec`: `shortcut` validated, or the family default if None."""
+    if shortcut is None:
+        return spec.default_shortcut
+    option = str(shortcut).strip().upper()
+    if option not in SHORTCUT_OPTIONS:
+        raise ConfigError(f"unknown shortcut option {shortcut!r}; valid options: A, B, C")
+    if not spec.residual:
+        raise ConfigError(f"{spec.name} is a plain net and has no shortcuts; leave the shortcut option unset")
+    return option
+
+
+PAPER_ITERATIONS, PAPER_MILESTONES = 64000, (32000, 48000)
+SCHEDULES = {"full": 1, "1/2": 2, "1/4": 4, "1/8": 8, "1/16": 16}  # name -> divisor of the paper's schedule
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def schedule_settings(name: str) -> dict:
+    """iterations and milestones of a named schedule: "full" (the paper's) or a fraction such as "1/8"
+    (8k iterations, lr divided by 10 at 4k and 6k)."""
+    if name not in SCHEDULES:
+        raise ConfigError(f"unknown schedule {name!r}; valid: {', '.join(SCHEDULES)}")
+    divisor = SCHEDULES[name]
+    return {"iterations": PAPER_ITERATIONS // divisor, "milestones": tuple(m // divisor for m in PAPER_MILESTONES)}
+
+
+def _setting(default, help: str, *, key: bool = True, cli: bool = True, check=None, valid: str = "", choices=None):
+    """A TrainConfig field: its default, its --help text (with unit), whether it belongs to the run
+    key, and its validity check (a predicate) with the words that describe the valid values."""
+    return field(default=default, metadata={"help": help, "key": key, "cli": cli, "check": check, "valid": valid,
+                                            "choices": choices})
+
+
+_positive = (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1, "a whole number >= 1")
+_positive_or_auto = (lambda v: v is None or _positive[0](v), "a whole number >= 1")
+_positive_real = (lambda v: v > 0, "> 0")
+_non_negative = (lambda v: v >= 0, ">= 0")
 
 
 @dataclass
 class TrainConfig:
-    """Hyper-parameters of one training run; defaults are the paper's CIFAR-10 recipe (§4.2)."""
+    """Settings of one training run; the defaults are the paper's CIFAR-10 recipe (§4.2)."""
 
-    arch: str = "resnet20"
-    shortcut: str | None = None  # A, B or C; None: the architecture's default (A for CIFAR ResNets)
-    data: str = "cifar10"  # "cifar10", "synthetic", or a path (see data/README.md)
-    val_fraction: float = 0.1  # held out of the training images: 0.1 is the paper's 45k/5k split; 0 trains on all
-    split_seed: int = 0  # the split is fixed across runs unless this changes
-    iterations: int = 64000
-    batch_size: int = 128  # global: split over processes when distributed
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    milestones: tuple[int, ...] = (32000, 48000)  # lr divided by 10 at each
-    warmup: bool | None = None  # None: on for CIFAR nets of depth >= 110, as the paper does for ResNet-110
-    warmup_lr: float = 0.01  # used until training error drops below warmup_until_error
-    warmup_until_error: float = 80.0  # percent, measured over each window of warmup_window iterations
-    warmup_window: int = 100
-    eval_every: int = 400  # iterations between evaluations (160 points over 64k iterations)
-    seed: int = 0  # initialisation, batch order, augmentation
-    precision: str = "fp32"  # "fp32" or "bf16" (autocast)
-    channels_last: bool = False
-    compile: bool = False  # torch.compile the model
+    arch: str = _setting("resnet20", "architecture: resnet<6n+2>, plain<6n+2>, preact-resnet<6n+2>, imagenet-resnet50, ...")
+    shortcut: str | None = _setting(None, "shortcut option A, B or C (default: A for CIFAR ResNets, B for bottleneck nets)",
+                                    choices=SHORTCUT_OPTIONS)
+    data: str = _setting("cifar10", "data source: cifar10 (official arrays in data/), cifar10-jpeg (the JPEG copy), "
+                         "synthetic, or a path (see data/README.md)", key=False)
+    data_sha256: str | None = _setting(None, "SHA-256 of the decoded data set, filled in from --data when a run starts",
+                                       cli=False)
+    val_fraction: float = _setting(0.1, "share of the training images held out for validation, in [0, 1); 0.1 is the "
+                                   "paper's 45k/5k split, 0 trains on all 50k",
+                                   check=lambda v: 0 <= v < 1, valid="in [0, 1)")
+    split_seed: int = _setting(0, "seed of the train/validation split (fixed across runs unless changed)",
+                               check=_non_negative[0], valid=_non_negative[1])
+    iterations: int = _setting(PAPER_ITERATIONS, "training iterations (mini-batches)", check=_positive[0], valid=_positive[1])
+    milestones: tuple[int, ...] = _setting(PAPER_MILESTONES, "iterations at which the lr is divided by 10, "
+                                           "comma-separated", check=lambda v: all(m >= 1 for m in v),
+                                           valid="positive iterations")
+    batch_size: int = _setting(128, "global mini-batch size in images (split over processes)", check=_positive[0],
+                               valid=_positive[1])
+    lr: float = _setting(0.1, "learning rate after warm-up", check=_positive_real[0], valid=_positive_real[1])
+    momentum: float = _setting(0.9, "SGD momentum, in [0, 1)", check=lambda v: 0 <= v < 1, valid="in [0, 1)")
+    weight_decay: float = _setting(1e-4, "L2 weight decay per iteration", check=_non_negative[0], valid=_non_negative[1])
+    warmup: bool | None = _setting(None, "warm up at --warmup-lr until training error < --warmup-until-error "
+                                   "(default: on for CIFAR nets of depth >= 110, as the paper)")
+    warmup_lr: float = _setting(0.01, "learning rate during warm-up", check=_positive_real[0], valid=_positive_real[1])
+    warmup_until_error: float = _setting(80.0, "warm-up ends when training error, in percent over a window, falls below this",
+                                         check=lambda v: 0 < v <= 100, valid="in (0, 100]")
+    warmup_window: int = _setting(100, "iterations over which the warm-up's training error is measured",
+                                  check=_positive[0], valid=_positive[1])
+    eval_every: int | None = _setting(None, "iterations between test evaluations (default: 160 points on the full "
+                                      "schedule, 80 on shorter ones)", check=_positive_or_auto[0], valid=_positive_or_auto[1])
+    val_every: int | None = _setting(None, "iterations between validation evaluations, a multiple of --eval-every "
+                                     "(default: every 4th evaluation)", check=_positive_or_auto[0], valid=_positive_or_auto[1])
+    seed: int = _setting(0, "seed of initialisation, batch order and augmentation", check=_non_negative[0],
+                         valid=_non_negative[1])
+    precision: str = _setting("auto", "arithmetic: fp32, bf16 (autocast), or auto (the fastest this hardware runs "
+                              "well; see fastpath.py)", choices=PRECISIONS)
+    channels_last: bool | None = _setting(None, "channels-last memory layout (default: auto)", key=False)
+    compile: bool | None = _setting(None, "torch.compile the model (default: auto)", key=False)
 
     def __post_init__(self):
         spec = parse_arch(self.arch)
@@ -47,16 +192,27 @@ class TrainConfig:
         self.data = str(self.data).rstrip("/")
         self.milestones = tuple(int(m) for m in self.milestones)
         if self.warmup is None:
-            self.warmup = spec.family == "cifar" and spec.depth >= 110
-        for name in ("iterations", "batch_size", "eval_every", "warmup_window"):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"{name} must be a positive whole number, got {getattr(self, name)}")
-        if self.lr <= 0 or self.warmup_lr <= 0:
-            raise ConfigError(f"learning rates must be positive, got lr={self.lr}, warmup_lr={self.warmup_lr}")
-        if self.precision not in ("fp32", "bf16"):
-            raise ConfigError(f"unknown precision {self.precision!r}; valid: fp32, bf16")
-        if not 0 <= self.val_fraction < 1:
-            raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction}; 0.1 is the paper's 45k/5k split")
+            self.warmup = paper_warmup(spec)
+        for f in fields(self):
+            value, meta = getattr(self, f.name), f.metadata
+            if meta["check"] is not None and not meta["check"](value):
+                raise ConfigError(f"{f.name} must be {meta['valid']}, got {value!r}")
+            if meta["choices"] is not None and value is not None and value not in meta["choices"]:
+                raise ConfigError(f"unknown {f.name} {value!r}; valid: {', '.join(meta['choices'])}")
+        if self.val_interval % self.eval_interval:
+            raise ConfigError(f"val_every must be a multiple of eval_every ({self.eval_interval}), got {self.val_every}")
+
+    @property
+    def eval_interval(self) -> int:
+        """Iterations between test evaluations: eval_every, or 160 points on the full schedule, 80 on shorter ones."""
+        if self.eval_every is not None:
+            return self.eval_every
+        return max(1, self.iterations // (160 if self.iterations >= PAPER_ITERATIONS else 80))
+
+    @property
+    def val_interval(self) -> int:
+        """Iterations between validation evaluations: val_every, or every 4th evaluation."""
+        return self.val_every if self.val_every is not None else 4 * self.eval_interval
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
@@ -69,18 +225,54 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def experiment(self) -> dict:
+        """The fields that identify the run (everything but the execution settings), defaults resolved."""
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.metadata["key"]}
+        return {**values, "eval_every": self.eval_interval, "val_every": self.val_interval}
+
     @property
     def key(self) -> str:
-        """A short hash of the whole config: equal configs, equal keys."""
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:8]
+        """A short hash of the experiment: equal for runs that must give the same result."""
+        if self.data_sha256 is None or self.precision == "auto":
+            raise ConfigError("a run key needs the data's SHA-256 and a resolved precision; resolve the config "
+                              "first (data.identify, fastpath.resolve)")
+        return hashlib.sha256(json.dumps(self.experiment(), sort_keys=True).encode()).hexdigest()[:8]
+
+    def same_experiment(self, other: TrainConfig) -> bool:
+        return self.experiment() == other.experiment()
+
+    @property
+    def schedule(self) -> str:
+        """The schedule's name: "full" (the paper's), "1/8" and the like, or "<N> it." for others."""
+        for name in SCHEDULES:
+            settings = schedule_settings(name)
+            if (self.iterations, self.milestones) == (settings["iterations"], settings["milestones"]):
+                return name
+        return f"{self.iterations} it."
 
     @property
     def full_schedule(self) -> bool:
-        """Whether this run follows the paper's full schedule (64k iterations, batch 128, lr 0.1, steps at 32k/48k)."""
-        return all(getattr(self, k) == v for k, v in PAPER_SCHEDULE.items())
+        """Whether this run follows the paper's whole recipe: schedule, batch, lr, momentum, weight decay,
+        warm-up rule and the 45k/5k split. Such a run is the replication, whatever device trains it."""
+        paper = TrainConfig(arch=self.arch, data=self.data)
+        recipe = ("iterations", "milestones", "batch_size", "lr", "momentum", "weight_decay", "warmup", "warmup_lr",
+                  "warmup_until_error", "val_fraction")
+        return all(getattr(self, k) == getattr(paper, k) for k in recipe)
 
     def lr_at(self, iteration: int, warming_up: bool) -> float:
         """Learning rate for `iteration` (0-based): warm-up lr, else lr divided by 10 per milestone passed."""
         if warming_up:
             return self.warmup_lr
         return self.lr * 0.1 ** sum(iteration >= m for m in self.milestones)
+
+
+def paper_warmup(spec: ArchSpec) -> bool:
+    """The paper warms up ResNet-110 (and deeper) at lr 0.01; we apply it to every CIFAR net of depth >= 110."""
+    return spec.family == "cifar" and spec.depth >= 110
+
+
+def cli_fields() -> list:
+    """The TrainConfig fields a command line sets, in declaration order (dataclasses.Field objects)."""
+    return [f for f in fields(TrainConfig) if f.metadata["cli"]]
+
+

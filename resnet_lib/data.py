@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import tarfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -26,17 +27,24 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .models import ConfigError
+from .config import ConfigError
 
 DATA_DIR = Path(os.environ.get("RESNET_LIB_DATA", "data"))
+CACHE_DIR = Path(os.environ.get("RESNET_LIB_CACHE", Path.home() / ".cache" / "resnet_lib"))  # decoded data sets
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+# The JPEG copy of CIFAR-10 beside the project (shared/data/README.md): data source "cifar10-jpeg",
+# extracted from its archive into data/cifar10-jpeg when first needed.
+JPEG_ARCHIVE = Path(os.environ.get("RESNET_LIB_JPEG_ARCHIVE",
+                                   Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg.tar.gz"))
+JPEG_ARCHIVE_SHA256 = "a07f90aeac4ed02999d1f6802dc4f16af1ee3822a1ba00906ce79e326004e4a6"
+JPEG_SHA256 = "eec90e10bd2f5438e70e4e8599dc5b7672ffbabf978fde50cd6de1e7ed6d6bf0"  # of its decoded pixels and labels
 # Data sets known by the SHA-256 of their decoded pixels and labels -> (name, description), so that
-# a result trained on the lossy JPEG copy of CIFAR-10 (shared/data/README.md) always says so.
+# a result trained on the lossy JPEG copy of CIFAR-10 always says so, whatever path it was read from.
 KNOWN_DATASETS = {
-    "eec90e10bd2f5438e70e4e8599dc5b7672ffbabf978fde50cd6de1e7ed6d6bf0": (
+    JPEG_SHA256: (
         "cifar10-jpeg",
-        "CIFAR-10, lossy JPEG copy (quality 75, 4:2:0 chroma; archive cifar10-jpeg.tar.gz, sha256 "
-        "a07f90aeac4ed02999d1f6802dc4f16af1ee3822a1ba00906ce79e326004e4a6); not the official arrays",
+        f"CIFAR-10, lossy JPEG copy (quality 75, 4:2:0 chroma; archive cifar10-jpeg.tar.gz, sha256 "
+        f"{JPEG_ARCHIVE_SHA256}); not the official arrays",
     ),
 }
 SYNTHETIC_SIZES = (5000, 1000)  # train, test
@@ -70,23 +78,31 @@ class ImageDataset:
                 "train_size": len(self.train_labels), "test_size": len(self.test_labels)}
 
 
-def locate(source: str, download: bool = False) -> Path | None:
-    """The folder holding `source` ("cifar10" or a path); None for "synthetic".
+def default_source() -> str:
+    """The CIFAR-10 a notebook means by "auto": the official arrays if in data/, else the JPEG copy."""
+    return "cifar10" if (DATA_DIR / "cifar-10-batches-py").exists() else "cifar10-jpeg"
 
-    Raises ConfigError saying where it looked and how to get the data set. With `download`, a
-    missing official CIFAR-10 is fetched through torchvision (needs internet).
+
+def locate(source: str, download: bool = False) -> Path | None:
+    """The folder holding `source` ("cifar10", "cifar10-jpeg" or a path); None for "synthetic".
+
+    The JPEG copy is extracted from its archive on first use. Raises ConfigError saying where it
+    looked and how to get the data set. With `download`, a missing official CIFAR-10 is fetched
+    through torchvision (needs internet).
     """
     source = str(source)
     if source == "synthetic":
         return None
+    if source == "cifar10-jpeg":
+        return _extract_jpeg_copy()
     if source == "cifar10":
         folder = DATA_DIR / "cifar-10-batches-py"
         if not folder.exists():
             if not download:
                 raise ConfigError(
                     f"CIFAR-10 not found at {folder}/; pass --download (needs internet) to fetch it there, "
-                    f"or give --data a path to a cifar-10-batches-py folder or an ImageFolder tree "
-                    f"(offline: extract the JPEG copy, see data/README.md)"
+                    f"or use --data cifar10-jpeg (the JPEG copy beside the project) or a path to a "
+                    f"cifar-10-batches-py folder or an ImageFolder tree (see data/README.md)"
                 )
             import torchvision
 
@@ -99,22 +115,75 @@ def locate(source: str, download: bool = False) -> Path | None:
         return path
     raise ConfigError(
         f"no data set at {path}{'' if path.exists() else ' (not found)'}: expected 'synthetic', 'cifar10', "
-        f"a cifar-10-batches-py folder (data_batch_1..5, test_batch) or an ImageFolder tree with train/ and "
-        f"test/ (see data/README.md)"
+        f"'cifar10-jpeg', a cifar-10-batches-py folder (data_batch_1..5, test_batch) or an ImageFolder tree "
+        f"with train/ and test/ (see data/README.md)"
     )
 
 
-def load_dataset(source: str, download: bool = False) -> ImageDataset:
-    """Load `source`: "cifar10", "synthetic", or a path (cifar-10-batches-py folder or ImageFolder tree).
+def _extract_jpeg_copy() -> Path:
+    """data/cifar10-jpeg, extracted from the shared archive (checked against its SHA-256) if not there yet."""
+    folder = DATA_DIR / "cifar10-jpeg"
+    if (folder / "train").is_dir() and (folder / "test").is_dir():
+        return folder
+    if not JPEG_ARCHIVE.is_file():
+        raise ConfigError(f"the JPEG copy of CIFAR-10 is neither at {folder} nor at {JPEG_ARCHIVE}; put "
+                          f"cifar10-jpeg.tar.gz there (or set RESNET_LIB_JPEG_ARCHIVE), or use --data cifar10 "
+                          f"--download (see data/README.md)")
+    digest = hashlib.sha256(JPEG_ARCHIVE.read_bytes()).hexdigest()
+    if digest != JPEG_ARCHIVE_SHA256:
+        raise ConfigError(f"{JPEG_ARCHIVE} has sha256 {digest[:12]}…, not the JPEG copy's {JPEG_ARCHIVE_SHA256[:12]}…; "
+                          f"copy the archive again")
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(JPEG_ARCHIVE) as archive:
+        archive.extractall(DATA_DIR, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+    return folder
 
-    A missing or incomplete data set raises ConfigError saying where it looked and how to get it.
+
+def identify(source: str) -> tuple[str, str]:
+    """(name, SHA-256 of decoded pixels and labels) of `source`, without decoding it where it is known:
+    the JPEG copy's identity is fixed; other sources are loaded (from the decode cache when there)."""
+    if str(source) == "cifar10-jpeg":
+        return KNOWN_DATASETS[JPEG_SHA256][0], JPEG_SHA256
+    dataset = load_dataset(source)
+    return dataset.name, dataset.sha256
+
+
+def load_dataset(source: str, download: bool = False) -> ImageDataset:
+    """Load `source`: "cifar10", "cifar10-jpeg", "synthetic", or a path (cifar-10-batches-py folder or
+    ImageFolder tree). A missing or incomplete data set raises ConfigError saying where it looked and
+    how to get it. An ImageFolder tree is decoded once and cached under CACHE_DIR.
     """
     folder = locate(source, download)
     if folder is None:
         return synthetic_dataset()
     if source == "cifar10" or (folder / "data_batch_1").exists():
         return _load_cifar_pickles(folder)
-    return _load_image_folder(folder)
+    dataset = _cached(folder)
+    if source == "cifar10-jpeg" and dataset.sha256 != JPEG_SHA256:
+        raise ConfigError(f"{folder} does not hold the JPEG copy of CIFAR-10 (its pixels hash to "
+                          f"{dataset.sha256[:12]}…); delete the folder and it is extracted again")
+    return dataset
+
+
+def _cached(root: Path) -> ImageDataset:
+    """`_load_image_folder(root)` through a cache file named by the tree's path, file names, sizes and times."""
+    listing = hashlib.sha256(str(root.resolve()).encode())
+    for path in sorted(root.rglob("*")):
+        stat = path.stat()
+        listing.update(f"{path.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+    cache = CACHE_DIR / "datasets" / f"{listing.hexdigest()[:16]}.pt"
+    if cache.is_file():
+        try:
+            return ImageDataset(**torch.load(cache, weights_only=True))
+        except Exception:  # a partial or foreign file: decode again and replace it
+            pass
+    dataset = _load_image_folder(root)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+    torch.save({f: getattr(dataset, f) for f in ("name", "description", "classes", "train_images", "train_labels",
+                                                   "test_images", "test_labels")}, tmp)
+    os.replace(tmp, cache)
+    return dataset
 
 
 def _load_cifar_pickles(folder: Path) -> ImageDataset:
@@ -273,14 +342,16 @@ class TrainBatches:
 class CifarPipeline:
     """The paper's CIFAR-10 pipeline on `device`: the seeded train/validation split, the mean image
     of the training split, uint8 images resident on the device, augmented training batches by
-    iteration, and evaluation batches sharded over processes."""
+    iteration, and evaluation batches sharded over processes (channels-last if asked)."""
 
     input_size = 32
 
     def __init__(self, dataset: ImageDataset, batch_size: int, seed: int, val_fraction: float, split_seed: int,
-                 device: torch.device, rank: int = 0, world: int = 1):
+                 device: torch.device, rank: int = 0, world: int = 1, channels_last: bool = False):
         self.dataset, self.rank, self.world = dataset, rank, world
         self.num_classes = len(dataset.classes)
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.eval_batch_size = 1000 if torch.device(device).type == "cuda" else 250  # 250: fastest on 2 CPU cores
         train_idx, val_idx = split_indices(len(dataset.train_labels), val_fraction, split_seed)
         images, labels = dataset.train_images.to(device), dataset.train_labels.to(device)
         train_x, train_y = images[train_idx.to(device)], labels[train_idx.to(device)]
@@ -290,13 +361,15 @@ class CifarPipeline:
         self.train = TrainBatches(train_x, train_y, self.mean, batch_size, seed, rank, world)
 
     def batch(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.train.batch(iteration)
+        x, y = self.train.batch(iteration)
+        return x.contiguous(memory_format=self.memory_format), y
 
-    def eval_batches(self, split: str, batch_size: int = 1000):
+    def eval_batches(self, split: str):
         """(normalised images (b, 3, 32, 32), labels) of `split` ("val" or "test"), this process's shard."""
         x, y = self.splits[split]
-        for xb, yb in zip(x[self.rank :: self.world].split(batch_size), y[self.rank :: self.world].split(batch_size)):
-            yield normalize(xb, self.mean), yb
+        size = self.eval_batch_size
+        for xb, yb in zip(x[self.rank :: self.world].split(size), y[self.rank :: self.world].split(size)):
+            yield normalize(xb, self.mean).contiguous(memory_format=self.memory_format), yb
 
     def identity(self) -> dict:
         return self.dataset.identity()

@@ -11,43 +11,19 @@ from __future__ import annotations
 
 import os
 import shlex
-import subprocess
 import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
-from .config import TrainConfig
+from . import fastpath
+
 from .console import announce
-from .data import DATA_DIR, locate
-from .models import ConfigError, build_model
+from .config import SCHEDULES, ConfigError, TrainConfig, cli_fields
+from .data import default_source, locate
+from .models import build_model
 from .results import RESULTS_DIR, Run, find_run, load_runs
 from .train import pick_device, train
-
-SHARED_JPEG_ARCHIVE = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg.tar.gz"
-JPEG_COPY = DATA_DIR / "cifar10-jpeg"
-
-
-def resolve_data(data: str) -> str:
-    """The data source a notebook means by `data`. "auto": the official CIFAR-10 in data/ if there,
-    else the JPEG copy in data/cifar10-jpeg (extracted from the shared archive when needed)."""
-    if data != "auto":
-        return data
-    if (DATA_DIR / "cifar-10-batches-py").exists():
-        return "cifar10"
-    return str(JPEG_COPY)
-
-
-def make_available(source: str) -> None:
-    """Extract the shared JPEG archive into data/ if `source` is the JPEG copy and it is not there yet."""
-    if Path(source) == JPEG_COPY and not JPEG_COPY.exists():
-        if not SHARED_JPEG_ARCHIVE.exists():
-            raise ConfigError(f"no data at {JPEG_COPY} and no archive at {SHARED_JPEG_ARCHIVE}; "
-                              f"get CIFAR-10 with `python -m resnet_lib train ... --data cifar10 --download` (see data/README.md)")
-        DATA_DIR.mkdir(exist_ok=True)
-        subprocess.run(["tar", "xzf", str(SHARED_JPEG_ARCHIVE), "-C", str(DATA_DIR)], check=True)
-
 
 def train_missing_default() -> bool:
     """Notebooks train missing runs unless RESNET_LIB_REPORT_ONLY=1 (set by the test suite and the report build)."""
@@ -58,41 +34,49 @@ def prepare(data: str, iterations, train_missing: bool | None) -> tuple[str, boo
     """Check a notebook's common parameters: (the data source meant by `data`, whether to train what is missing)."""
     if not (isinstance(iterations, int) and not isinstance(iterations, bool) and iterations >= 1):
         raise ConfigError(f"iterations must be a whole number >= 1, got {iterations!r}")
-    return resolve_data(data), train_missing_default() if train_missing is None else bool(train_missing)
+    return default_source() if data == "auto" else data, train_missing_default() if train_missing is None else bool(train_missing)
 
 
 def train_command(config: TrainConfig, results: str | Path = RESULTS_DIR) -> str:
-    """The CLI command that records `config` (device chosen automatically)."""
-    defaults = TrainConfig(arch=config.arch)
-    parts = ["python -m resnet_lib train", f"--arch {config.arch}", f"--data {shlex.quote(config.data)}"]
-    if config.shortcut != defaults.shortcut:
-        parts.append(f"--shortcut {config.shortcut}")
-    flags = {"iterations": "--iterations", "seed": "--seed", "batch_size": "--batch-size", "lr": "--lr",
-             "val_fraction": "--val-fraction", "eval_every": "--eval-every", "precision": "--precision"}
-    parts += [f"{flag} {getattr(config, key)}" for key, flag in flags.items() if getattr(config, key) != getattr(defaults, key)]
-    if config.milestones != defaults.milestones:
-        parts.append("--milestones " + ",".join(map(str, config.milestones)))
-    if config.warmup != defaults.warmup:
-        parts.append("--warmup" if config.warmup else "--no-warmup")
-    parts += [flag for key, flag in (("channels_last", "--channels-last"), ("compile", "--compile")) if getattr(config, key)]
+    """The CLI command that records `config`: one option per setting that differs from the defaults."""
+    paper = TrainConfig(arch=config.arch)  # the schedule's defaults; the others' follow the schedule (eval_every)
+    defaults = TrainConfig(arch=config.arch, iterations=config.iterations, milestones=config.milestones)
+    parts = ["python -m resnet_lib train"]
+    named = config.schedule in SCHEDULES and config.schedule != "full"
+    for f in cli_fields():
+        value = getattr(config, f.name)
+        default = getattr(paper if f.name in ("iterations", "milestones") else defaults, f.name)
+        if (f.name not in ("arch", "data") and value == default) or value is None or (
+                named and f.name in ("iterations", "milestones")):
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(value, bool):
+            parts.append(flag if value else f"--no-{f.name.replace('_', '-')}")
+        else:
+            parts.append(f"{flag} {shlex.quote(','.join(map(str, value)) if isinstance(value, tuple) else str(value))}")
+        if f.name == "data" and named:
+            parts.append(f"--schedule {config.schedule}")
     if Path(results) != RESULTS_DIR:
         parts.append(f"--out {shlex.quote(str(results))}")
     return " ".join(parts)
 
 
 def estimate_seconds(config: TrainConfig, device: str = "auto", steps: int = 3) -> float:
-    """Seconds for the whole run, extrapolated from timing `steps` training iterations on random data."""
+    """Seconds for the whole run, extrapolated from timing `steps` eager training iterations on random
+    data with the config's precision and layout (the fastest of them; evaluations not counted)."""
+    from .train import make_autocast, train_step
+
     device = pick_device(device)
-    model = build_model(config.arch, config.shortcut).to(device)
+    config = fastpath.resolve(config, device)
+    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+    model = build_model(config.arch, config.shortcut).to(device, memory_format=memory_format)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    x = torch.randn(config.batch_size, 3, 32, 32, device=device)
+    x = torch.randn(config.batch_size, 3, 32, 32, device=device).contiguous(memory_format=memory_format)
     y = torch.randint(0, 10, (config.batch_size,), device=device)
-    timings = []
+    autocast, timings = make_autocast(config, device), []
     for _ in range(steps + 1):
         start = time.perf_counter()
-        optimizer.zero_grad()
-        F.cross_entropy(model(x), y).backward()
-        optimizer.step()
+        train_step(model, optimizer, x, y, autocast)
         if device.type == "cuda":
             torch.cuda.synchronize()
         timings.append(time.perf_counter() - start)
@@ -106,7 +90,6 @@ def ensure_runs(configs: list[TrainConfig], results: str | Path = RESULTS_DIR, d
     for config in configs:
         run = find_run(config, results)
         if run is None and train_missing:
-            make_available(config.data)
             if pick_device(device).type == "cpu":
                 seconds = estimate_seconds(config, "cpu")
                 duration = f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{max(seconds / 60, 1):.0f} min"
@@ -140,7 +123,6 @@ def shown_runs(configs: list[TrainConfig], found: list[Run], results: str | Path
 def check_source(source: str, needed: bool) -> None:
     """Fail early, with the fix, if `source` is needed for training and is not available."""
     if needed:
-        make_available(source)
         locate(source)
 
 

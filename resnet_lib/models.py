@@ -19,105 +19,11 @@ bottleneck block that is the first 1x1 conv ("ResNet v1"), not the 3x3 as in tor
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-SHORTCUT_OPTIONS = ("A", "B", "C")
-IMAGENET_LAYERS = {  # depth -> (block kind, blocks per stage), Table 1
-    18: ("basic", (2, 2, 2, 2)),
-    34: ("basic", (3, 4, 6, 3)),
-    50: ("bottleneck", (3, 4, 6, 3)),
-    101: ("bottleneck", (3, 4, 23, 3)),
-    152: ("bottleneck", (3, 8, 36, 3)),
-}
-IMAGENET_PLAIN_DEPTHS = (18, 34)
-ARCH_FORMS = (
-    "resnet<6n+2> (e.g. resnet20, resnet110, resnet1202), plain<6n+2> (e.g. plain56), "
-    "preact-resnet<6n+2> (e.g. preact-resnet110), imagenet-resnet{18,34,50,101,152}, "
-    "imagenet-plain{18,34}"
-)
-
-
-class ConfigError(ValueError):
-    """A bad user-supplied setting. The message names the problem and the valid forms."""
-
-
-@dataclass(frozen=True)
-class ArchSpec:
-    """A parsed architecture name.
-
-    family: "cifar" or "imagenet"; kind: "resnet", "plain" or "preact-resnet";
-    depth: weighted layers as the paper counts them; n: blocks per stage (CIFAR only).
-    """
-
-    name: str
-    family: str
-    kind: str
-    depth: int
-    n: int | None = None
-
-    @property
-    def residual(self) -> bool:
-        return self.kind != "plain"
-
-    @property
-    def default_shortcut(self) -> str | None:
-        if not self.residual:
-            return None
-        if self.family == "imagenet" and IMAGENET_LAYERS[self.depth][0] == "bottleneck":
-            return "B"  # the paper's ResNet-50/101/152 use projections where dimensions increase
-        return "A"
-
-    @property
-    def input_size(self) -> int:
-        return 32 if self.family == "cifar" else 224
-
-    @property
-    def num_classes(self) -> int:
-        return 10 if self.family == "cifar" else 1000
-
-
-def parse_arch(name: str) -> ArchSpec:
-    """Parse an architecture name such as ``resnet56`` or ``imagenet-plain34``.
-
-    Raises ConfigError naming the valid forms for anything else.
-    """
-    match = re.fullmatch(r"(imagenet-)?(resnet|plain|preact-resnet)(\d+)", str(name).strip().lower())
-    if match is None:
-        raise ConfigError(f"unknown architecture {name!r}; valid forms: {ARCH_FORMS}")
-    imagenet, kind, depth = bool(match.group(1)), match.group(2), int(match.group(3))
-    canonical = f"{'imagenet-' if imagenet else ''}{kind}{depth}"
-    if imagenet:
-        valid = IMAGENET_PLAIN_DEPTHS if kind == "plain" else tuple(IMAGENET_LAYERS)
-        if kind == "preact-resnet" or depth not in valid:
-            raise ConfigError(
-                f"{canonical!r} is not an ImageNet architecture of the paper; "
-                f"valid: imagenet-resnet{{18,34,50,101,152}}, imagenet-plain{{18,34}}"
-            )
-        return ArchSpec(canonical, "imagenet", kind, depth)
-    if depth < 8 or (depth - 2) % 6 != 0:
-        raise ConfigError(
-            f"depth {depth} of {canonical!r} is not 6n+2 with n >= 1; CIFAR nets have depth "
-            f"6n+2 = 8, 14, 20, 26, 32, ..., 110, ..., 1202 (e.g. {kind}20, {kind}110)"
-        )
-    return ArchSpec(canonical, "cifar", kind, depth, n=(depth - 2) // 6)
-
-
-def resolve_shortcut(spec: ArchSpec, shortcut: str | None) -> str | None:
-    """The shortcut option for `spec`: `shortcut` validated, or the family default if None."""
-    if shortcut is None:
-        return spec.default_shortcut
-    option = str(shortcut).strip().upper()
-    if option not in SHORTCUT_OPTIONS:
-        raise ConfigError(f"unknown shortcut option {shortcut!r}; valid options: A, B, C")
-    if not spec.residual:
-        raise ConfigError(f"{spec.name} is a plain net and has no shortcuts; leave the shortcut option unset")
-    return option
-
+from .config import IMAGENET_LAYERS, parse_arch, resolve_shortcut
 
 class ZeroPadShortcut(nn.Module):
     """Option A: identity, subsampled by `stride` and zero-padded from `in_planes` to `out_planes`."""

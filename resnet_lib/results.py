@@ -1,45 +1,67 @@
 """Recorded runs: one folder per run under `results/`, found again by configuration.
 
-A run folder holds
-- config.json: the TrainConfig;
+A run folder is named by readable fields and the run key (config.py), e.g.
+resnet20-A-cifar10-jpeg-full-fp32-seed0-1a2b3c4d, and found again by the key alone. It holds
+- config.json: the TrainConfig (data_sha256 and precision filled in);
 - metrics.csv: one row per evaluation (METRIC_COLUMNS; errors in percent, losses in nats);
 - checkpoint.pt: the latest training checkpoint (git-ignored; lets an unfinished run resume);
 - summary.json: written when the run finishes (final errors, provenance; see train.py);
-- weights.pt: the final weights alone, a plain state_dict (git-ignored).
+- weights.pt: the final weights alone, a plain state_dict (git-ignored);
+- lock: held (flock) by the one live process that trains the run; a killed holder releases it.
 A folder without summary.json is unfinished.
 """
 
 from __future__ import annotations
 
 import csv
+import fcntl
 import json
+import os
 import re
+import socket
+import sys
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 
-from .config import TrainConfig
+from .config import SCHEDULES, TrainConfig
 
 RESULTS_DIR = Path("results")
 METRIC_COLUMNS = ["iteration", "lr", "train_loss", "train_error", "val_loss", "val_error",
                   "test_loss", "test_error", "elapsed_s"]
 
 
-def run_name(config: TrainConfig) -> str:
-    """Folder name: readable fields, then the config's hash, e.g. resnet20-A-cifar10-64000it-seed0-1a2b3c4d."""
-    data = re.sub(r"[^A-Za-z0-9]+", "-", Path(config.data).name).strip("-")
-    return f"{config.arch}-{config.shortcut or 'none'}-{data}-{config.iterations}it-seed{config.seed}-{config.key}"
+class RunBusy(Exception):
+    """Another live process is training this run."""
+
+
+def run_name(config: TrainConfig, data_name: str) -> str:
+    """Folder name: readable fields, then the run key, e.g. resnet20-A-cifar10-jpeg-1-8-bf16-seed0-1a2b3c4d."""
+    schedule = config.schedule if config.schedule in SCHEDULES else f"{config.iterations}it"
+    label = re.sub(r"[^A-Za-z0-9]+", "-", f"{config.arch}-{config.shortcut or 'none'}-{data_name}-{schedule}-"
+                                            f"{config.precision}-seed{config.seed}").strip("-")
+    return f"{label}-{config.key}"
 
 
 class Run:
-    """A run folder. `Run.for_config(config, root)` names it; `Run(path)` opens an existing one."""
+    """A run folder. `Run.for_config(config, root, data_name)` finds or names it; `Run(path)` opens one."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
 
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Run) and self.path == other.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
     @classmethod
-    def for_config(cls, config: TrainConfig, root: str | Path = RESULTS_DIR) -> Run:
-        return cls(Path(root) / run_name(config))
+    def for_config(cls, config: TrainConfig, root: str | Path = RESULTS_DIR, data_name: str = "data") -> Run:
+        """The folder of `config`'s run key under `root`: an existing one whatever its readable prefix, else a new name."""
+        existing = sorted(Path(root).glob(f"*-{config.key}"))
+        return cls(existing[0] if existing else Path(root) / run_name(config, data_name))
 
     config_file = property(lambda self: self.path / "config.json")
     metrics_file = property(lambda self: self.path / "metrics.csv")
@@ -60,11 +82,13 @@ class Run:
     def metrics(self) -> pd.DataFrame:
         return pd.read_csv(self.metrics_file) if self.metrics_file.exists() else pd.DataFrame(columns=METRIC_COLUMNS)
 
-    def start(self, config: TrainConfig) -> None:
+    def start(self, config: TrainConfig, metrics: bool = True) -> None:
+        """Write config.json (and a fresh metrics.csv, unless continuing a run's)."""
         self.path.mkdir(parents=True, exist_ok=True)
         write_json(self.config_file, config.to_dict())
-        with open(self.metrics_file, "w", newline="") as f:
-            csv.writer(f).writerow(METRIC_COLUMNS)
+        if metrics:
+            with open(self.metrics_file, "w", newline="") as f:
+                csv.writer(f).writerow(METRIC_COLUMNS)
 
     def append_metrics(self, row: dict) -> None:
         with open(self.metrics_file, "a", newline="") as f:
@@ -79,6 +103,28 @@ class Run:
     def finish(self, summary: dict) -> None:
         write_json(self.summary_file, summary)
 
+    @contextmanager
+    def lock(self):
+        """Hold this run for the calling process; RunBusy names the holder if another live process has it."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path / "lock", "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise RunBusy(f"{self.path} is being trained by {holder}; wait for it to finish or stop it "
+                          f"(Ctrl-C or kill: it checkpoints), then rerun") from None
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"process {os.getpid()} on {socket.gethostname()} ({' '.join(sys.argv)[:200]})\n")
+            handle.flush()
+            yield self
+        finally:
+            handle.close()  # releases the flock
+
 
 def write_json(path: Path, obj) -> None:
     tmp = path.with_name(path.name + ".tmp")
@@ -87,11 +133,22 @@ def write_json(path: Path, obj) -> None:
 
 
 def find_run(config: TrainConfig, root: str | Path = RESULTS_DIR, finished: bool = True) -> Run | None:
-    """The recorded run of exactly this configuration (finished ones only unless finished=False)."""
-    run = Run.for_config(config, root)
-    if not run.config_file.exists() or run.config() != config:
-        return None
-    return run if run.finished or not finished else None
+    """The recorded run of this experiment (finished ones only unless finished=False), or None.
+
+    `config` may leave its data identity to be looked up (data.identify) and its precision "auto":
+    then a recorded fp32 run is preferred, a bf16 one taken otherwise.
+    """
+    from .data import identify
+
+    if config.data_sha256 is None:
+        config = replace(config, data_sha256=identify(config.data)[1])
+    for precision in (["fp32", "bf16"] if config.precision == "auto" else [config.precision]):
+        candidate = replace(config, precision=precision)
+        for path in sorted(Path(root).glob(f"*-{candidate.key}")):
+            run = Run(path)
+            if run.config_file.exists() and run.config().same_experiment(candidate) and (run.finished or not finished):
+                return run
+    return None
 
 
 def list_runs(root: str | Path = RESULTS_DIR) -> list[Run]:

@@ -1,27 +1,26 @@
 """The trainer: the paper's CIFAR-10 recipe in one flat loop, on CPU, one GPU, or many via torchrun.
 
-    run = train(TrainConfig(arch="resnet110", data="data/cifar10-jpeg"), device="cuda")
+    run = train(TrainConfig(arch="resnet110", data="cifar10-jpeg"), device="cuda")
 
 Every `eval_every` iterations: training loss and error over the iterations since the last
-evaluation, validation and test error of the current model, a metrics.csv row and an atomic
-checkpoint. The reported test error is the final model's. Interrupt it (Ctrl-C, SIGTERM) and it
-saves a checkpoint first; `resume=True` continues the run exactly where it stopped.
+evaluation, test error of the current model (validation error every `val_every`), a metrics.csv
+row and an atomic checkpoint. The reported test error is the final model's. Interrupt it (Ctrl-C,
+SIGTERM) and it saves a checkpoint first; `resume=True` continues the run exactly where it stopped
+(bit-exact on CPU; see the README for CUDA). Each stretch of training is a "piece" of the run,
+recorded with its hardware, commit and wall time.
 """
 
 from __future__ import annotations
 
 import inspect
-import json
 import math
 import os
-import platform
 import signal
-import subprocess
 import sys
 import threading
 import time
 from contextlib import contextmanager, nullcontext
-from dataclasses import replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -29,14 +28,19 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from . import fastpath
 from .analysis import count_macs, count_params, layer_responses
-from .checkpoint import FORMAT, CheckpointError, atomic_save, load_checkpoint, load_weights
-from .config import TrainConfig
-from .console import progress_stream
+from .checkpoint import FORMAT, atomic_save, load_checkpoint
+from .config import ConfigError, TrainConfig, parse_arch
+from .console import announce, progress_stream
 from .data import CifarPipeline, load_dataset
+from .evaluation import evaluate
 from .imagenet import ImageFolderPipeline
-from .models import ConfigError, build_model, parse_arch
+from .models import build_model
+from .provenance import environment
 from .results import RESULTS_DIR, Run
+
+STOP_SYNC_EVERY = 20  # iterations between the processes' agreement on stopping (torchrun jobs)
 
 
 class TrainingInterrupted(Exception):
@@ -66,49 +70,25 @@ def _distributed() -> tuple[int, int, int]:
     return int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ.get("LOCAL_RANK", 0))
 
 
-def _all_reduce(t: torch.Tensor) -> torch.Tensor:
+def _all_reduce(t: torch.Tensor, op=None) -> torch.Tensor:
     if dist.is_available() and dist.is_initialized():
-        dist.all_reduce(t)
+        dist.all_reduce(t, op=op or dist.ReduceOp.SUM)
     return t
 
 
-@torch.no_grad()
-def evaluate(model, batches, autocast=nullcontext) -> tuple[float, float]:
-    """(loss in nats, error in %) of `model` in eval mode over `batches` of (x, labels), summed over processes.
-
-    x is (B, 3, H, W), or (B, crops, 3, H, W) for multi-crop testing: softmax averaged over the crops.
-    """
-    was_training = model.training
-    model.eval()
-    sums = None  # loss, errors, count
-    for x, y in batches:
-        with autocast():
-            logits = model(x.flatten(0, 1) if x.dim() == 5 else x).float()
-        if x.dim() == 5:
-            log_probs = logits.softmax(-1).view(x.shape[0], x.shape[1], -1).mean(1).clamp_min(1e-12).log()
-        else:
-            log_probs = logits.log_softmax(-1)
-        batch = torch.stack([F.nll_loss(log_probs, y, reduction="sum").double(), (log_probs.argmax(1) != y).sum().double(),
-                             torch.tensor(len(y), dtype=torch.float64, device=y.device)])
-        sums = batch if sums is None else sums + batch
-    model.train(was_training)
-    if sums is None:
-        sums = torch.zeros(3, dtype=torch.float64, device=next(model.parameters()).device)
-    loss, errors, count = _all_reduce(sums).tolist()
-    return (loss / count, 100 * errors / count) if count else (math.nan, math.nan)
-
-
-def train_step(model, optimizer, x: torch.Tensor, y: torch.Tensor, config: TrainConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """One SGD step on a batch; returns (mean loss, logits), both still on the device (no sync)."""
-    if config.channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16"):
+def train_step(model, optimizer, x: torch.Tensor, y: torch.Tensor, autocast) -> tuple[torch.Tensor, torch.Tensor]:
+    """One SGD step on a batch under `autocast`; returns (mean loss, logits), both still on the device (no sync)."""
+    with autocast:
         logits = model(x)
         loss = F.cross_entropy(logits.float(), y)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
     return loss, logits
+
+
+def make_autocast(config: TrainConfig, device: torch.device):
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
 
 
 def make_model(config: TrainConfig, num_classes: int, device: torch.device):
@@ -136,7 +116,237 @@ def make_pipeline(config: TrainConfig, device: torch.device, rank: int = 0, worl
         return ImageFolderPipeline(config.data, config.batch_size, config.seed, config.val_fraction, config.split_seed,
                                    device, rank, world)
     return CifarPipeline(load_dataset(config.data), config.batch_size, config.seed, config.val_fraction,
-                         config.split_seed, device, rank, world)
+                         config.split_seed, device, rank, world, channels_last=config.channels_last)
+
+
+@dataclass
+class TrainState:
+    """Everything a checkpoint carries besides config, model and optimizer; saved and loaded whole.
+
+    window: (3,) float64 on the device: training loss sum, errors and images since the last evaluation.
+    warm_window: (2,) float64: errors and images in the current warm-up window.
+    pieces: one dict per stretch of training (iterations, seconds, environment).
+    """
+
+    iteration: int = 0
+    warming_up: bool = False
+    warmup_end: int | None = None
+    warmup_ended_by: str | None = None  # "threshold", or "first milestone" if the threshold was never reached
+    window: torch.Tensor = field(default_factory=lambda: torch.zeros(3, dtype=torch.float64))
+    warm_window: torch.Tensor = field(default_factory=lambda: torch.zeros(2, dtype=torch.float64))
+    pieces: list = field(default_factory=list)
+
+    @property
+    def train_seconds(self) -> float:
+        return sum(p["train_s"] for p in self.pieces)
+
+    def to(self, device: torch.device) -> TrainState:
+        return replace(self, window=self.window.to(device), warm_window=self.warm_window.to(device))
+
+
+def train(config: TrainConfig, out_dir: str | Path = RESULTS_DIR, device: str = "auto", resume: bool = False,
+          stop_at: int | None = None, time_limit: float | None = None, progress: bool = True) -> Run:
+    """Train `config` into its run folder under `out_dir` and return the Run.
+
+    A finished run of the same experiment is returned as it is. An unfinished one is continued when
+    `resume` (else ConfigError). `stop_at` (an iteration) or `time_limit` (seconds) end this call
+    early with a checkpoint, leaving the run unfinished and resumable. A run another live process
+    trains raises RunBusy.
+    """
+    rank, world, local_rank = _distributed()
+    device = pick_device(device, local_rank)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    config = fastpath.resolve(config, device)
+    data = make_pipeline(config, device, rank, world)
+    identity = data.identity()
+    if config.data_sha256 not in (None, identity["sha256"]):
+        raise ConfigError(f"the data at {config.data} ({identity['name']}, sha256 {identity['sha256'][:12]}…) is not "
+                          f"the data this run was configured with (sha256 {config.data_sha256[:12]}…)")
+    config = replace(config, data_sha256=identity["sha256"])
+    run = Run.for_config(config, out_dir, identity["name"])
+    if run.finished:
+        return run
+    with run.lock() if rank == 0 else nullcontext():
+        return _train(run, config, data, device, rank, world, resume, stop_at, time_limit, progress)
+
+
+def _train(run: Run, config: TrainConfig, data, device: torch.device, rank: int, world: int, resume: bool,
+           stop_at: int | None, time_limit: float | None, progress: bool) -> Run:
+    """The loop of `train`, with the run folder held and the data loaded."""
+    if run.finished:  # finished by the process that held the lock before us
+        return run
+    warning = fastpath.slow_precision_warning(config, device)
+    if warning and rank == 0:
+        announce(warning)
+    raw_model, model = make_model(config, data.num_classes, device)
+    optimizer = make_optimizer(config, raw_model)
+    autocast = make_autocast(config, device)
+    state = _load_or_start(run, config, raw_model, optimizer, device, rank, resume)
+    piece = {"start_iteration": state.iteration, "train_s": 0.0, "eval_s": 0.0, **environment(config, device, world)}
+    state.pieces.append(piece)
+
+    bar = tqdm(total=config.iterations, initial=state.iteration, desc=run.path.name, disable=not progress or rank != 0,
+               unit="it", dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 30, file=progress_stream())
+    clock = time.perf_counter()
+    model.train()
+    with _stop_on_signals() as signals, bar:
+        should_stop = _StopDecision(signals, stop_at, time_limit, world, device)
+        while state.iteration < config.iterations:
+            reason = should_stop(state.iteration)
+            if reason:
+                piece["train_s"] += time.perf_counter() - clock
+                piece["end_iteration"] = state.iteration
+                _save_checkpoint(run, config, state, raw_model, optimizer, rank)
+                if reason == "signal":
+                    raise TrainingInterrupted(f"{signals['signal']} at iteration {state.iteration}: checkpoint saved in "
+                                              f"{run.path}; continue with --resume (the same command resumes a notebook)")
+                return run
+
+            lr = config.lr_at(state.iteration, state.warming_up)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            x, y = data.batch(state.iteration)
+            loss, logits = train_step(model, optimizer, x, y, autocast)
+            state.iteration += 1
+            _accumulate(state, config, loss, logits, y)
+            bar.update(1)
+
+            if state.iteration % config.eval_interval == 0 or state.iteration == config.iterations:
+                piece["train_s"] += time.perf_counter() - clock
+                clock = time.perf_counter()
+                row = _evaluate_and_record(run, config, state, model, data, autocast, lr, rank)
+                piece["eval_s"] += time.perf_counter() - clock
+                bar.set_postfix(lr=lr, train_err=f"{row['train_error']:.2f}%", test_err=f"{row['test_error']:.2f}%",
+                                img_s=f"{config.batch_size * (state.iteration - piece['start_iteration']) / max(piece['train_s'], 1e-9):.0f}",
+                                refresh=False)
+                if state.iteration < config.iterations:
+                    piece["end_iteration"] = state.iteration
+                    _save_checkpoint(run, config, state, raw_model, optimizer, rank)
+                clock = time.perf_counter()
+    piece["end_iteration"] = state.iteration
+    if rank == 0:
+        _finish(run, config, state, raw_model, data)
+    return run
+
+
+def _load_or_start(run: Run, config: TrainConfig, raw_model, optimizer, device, rank: int, resume: bool) -> TrainState:
+    """The state to train from: the run's checkpoint (with --resume), or a fresh start recorded in the folder."""
+    if not run.checkpoint_file.exists():
+        if rank == 0:
+            run.start(config)
+        return TrainState(warming_up=config.warmup).to(device)
+    if not resume:
+        raise ConfigError(f"{run.path} holds an unfinished run of this experiment; pass --resume to continue it, "
+                          f"or delete the folder to start over")
+    saved = load_checkpoint(run.checkpoint_file, map_location=device)
+    if not TrainConfig.from_dict(saved["config"]).same_experiment(config):
+        raise ConfigError(f"{run.checkpoint_file} belongs to another experiment; delete the folder to start over")
+    raw_model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    torch.set_rng_state(saved["rng_cpu"])
+    state = TrainState(**saved["state"]).to(device)
+    if rank == 0:
+        run.truncate_metrics(state.iteration)
+        run.start(config, metrics=False)  # the execution settings of this piece
+    return state
+
+
+def _accumulate(state: TrainState, config: TrainConfig, loss, logits, y) -> None:
+    """Add a batch to the metric windows (on the device, no sync) and end the warm-up when it is due."""
+    errors = (logits.detach().argmax(1) != y).sum()
+    state.window += torch.stack([loss.detach().double() * len(y), errors.double(),
+                                 torch.tensor(len(y), dtype=torch.float64, device=y.device)])
+    if not state.warming_up:
+        return
+    state.warm_window += torch.stack([errors.double(), torch.tensor(len(y), dtype=torch.float64, device=y.device)])
+    if state.iteration % config.warmup_window == 0:
+        warm_errors, warm_images = _all_reduce(state.warm_window.clone()).tolist()
+        state.warm_window.zero_()
+        if 100 * warm_errors / warm_images < config.warmup_until_error:
+            state.warming_up, state.warmup_end, state.warmup_ended_by = False, state.iteration, "threshold"
+    if state.warming_up and config.milestones and state.iteration >= config.milestones[0]:
+        state.warming_up, state.warmup_end, state.warmup_ended_by = False, state.iteration, "first milestone"
+
+
+def _evaluate_and_record(run: Run, config: TrainConfig, state: TrainState, model, data, autocast, lr: float,
+                         rank: int) -> dict:
+    """Test (and, every val_every, validation) error of the current model; one metrics.csv row."""
+    loss_sum, error_sum, seen = _all_reduce(state.window.clone()).tolist()
+    state.window.zero_()
+    if not math.isfinite(loss_sum):
+        raise TrainingDiverged(
+            f"training loss became {loss_sum} between iterations {state.iteration - config.eval_interval} and "
+            f"{state.iteration}; the last good checkpoint is in {run.path}. Try a lower lr or warm-up (--warmup)")
+    final = state.iteration == config.iterations
+    val_loss, val_error = evaluate(model, data.eval_batches("val"), autocast) \
+        if final or state.iteration % config.val_interval == 0 else (math.nan, math.nan)
+    test_loss, test_error = evaluate(model, data.eval_batches("test"), autocast)
+    row = {"iteration": state.iteration, "lr": lr, "train_loss": loss_sum / seen, "train_error": 100 * error_sum / seen,
+           "val_loss": val_loss, "val_error": val_error, "test_loss": test_loss, "test_error": test_error,
+           "elapsed_s": round(state.train_seconds, 3)}
+    if rank == 0:
+        run.append_metrics(row)
+    return row
+
+
+def _save_checkpoint(run: Run, config: TrainConfig, state: TrainState, raw_model, optimizer, rank: int) -> None:
+    if rank == 0:
+        saved = asdict(replace(state, window=state.window.cpu(), warm_window=state.warm_window.cpu()))
+        atomic_save({"format": FORMAT, "config": config.to_dict(), "state": saved, "model": raw_model.state_dict(),
+                     "optimizer": optimizer.state_dict(), "rng_cpu": torch.get_rng_state()}, run.checkpoint_file)
+
+
+def _finish(run: Run, config: TrainConfig, state: TrainState, raw_model, data) -> None:
+    """Write weights.pt and summary.json (final errors and provenance), then drop the checkpoint."""
+    atomic_save(raw_model.state_dict(), run.weights_file)
+    spec = parse_arch(config.arch)
+    responses = None if spec.kind == "preact-resnet" or spec.family != "cifar" else layer_responses(
+        raw_model, (x for x, _ in data.eval_batches("test")))
+    final = run.metrics().iloc[-1]
+    images = config.batch_size * sum(p["end_iteration"] - p["start_iteration"] for p in state.pieces)
+    run.finish({
+        "final": {k: final[k] for k in ("train_error", "train_loss", "val_error", "val_loss", "test_error", "test_loss")},
+        "full_schedule": config.full_schedule,
+        "schedule": config.schedule,
+        "iterations": config.iterations,
+        "warmup_end": state.warmup_end,
+        "warmup_ended_by": state.warmup_ended_by,
+        "params": count_params(raw_model),
+        "macs": count_macs(raw_model, data.input_size),
+        "wall_time_s": round(state.train_seconds, 1),
+        "eval_time_s": round(sum(p["eval_s"] for p in state.pieces), 1),
+        "images_per_s": round(images / max(state.train_seconds, 1e-9), 1),
+        "data": data.identity(),
+        "seed": config.seed,
+        "precision": config.precision,
+        "environment": state.pieces[0],
+        "pieces": state.pieces,
+        "layer_responses": responses,
+    })
+    run.checkpoint_file.unlink(missing_ok=True)
+
+
+class _StopDecision:
+    """Whether to stop before an iteration ("signal", "time limit", "stop at", or None), agreed by all
+    processes of a torchrun job: they compare notes every STOP_SYNC_EVERY iterations and stop together."""
+
+    REASONS = (None, "stop at", "time limit", "signal")
+
+    def __init__(self, signals: dict, stop_at: int | None, time_limit: float | None, world: int, device):
+        self.signals, self.stop_at, self.world, self.device = signals, stop_at, world, device
+        self.deadline = None if time_limit is None else time.perf_counter() + time_limit
+
+    def __call__(self, iteration: int) -> str | None:
+        at_stop = self.stop_at is not None and iteration >= self.stop_at
+        if self.world > 1 and iteration % STOP_SYNC_EVERY and not at_stop:
+            return None
+        local = 3 if self.signals["signal"] else 2 if self.deadline and time.perf_counter() > self.deadline else int(at_stop)
+        if self.world > 1:
+            local = int(_all_reduce(torch.tensor([local], device=self.device), dist.ReduceOp.MAX).item())
+        return self.REASONS[local]
 
 
 @contextmanager
@@ -161,219 +371,3 @@ def _stop_on_signals():
     finally:
         for s, old in previous.items():
             signal.signal(s, old)
-
-
-def train(config: TrainConfig, out_dir: str | Path = RESULTS_DIR, device: str = "auto", resume: bool = False,
-          stop_at: int | None = None, time_limit: float | None = None, progress: bool = True) -> Run:
-    """Train `config` into its run folder under `out_dir` and return the Run.
-
-    A finished run of the same config is returned as it is. An unfinished one is continued when
-    `resume` (else ConfigError). `stop_at` (an iteration) or `time_limit` (seconds) end this call
-    early with a checkpoint, leaving the run unfinished and resumable.
-    """
-    rank, world, local_rank = _distributed()
-    device = pick_device(device, local_rank)
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-    run = Run.for_config(config, out_dir)
-    if run.finished:
-        return run
-    env = environment(device, world)  # taken now: the code that trains is the code at the start
-    resuming = run.checkpoint_file.exists()
-    if resuming and not resume:
-        raise ConfigError(f"{run.path} holds an unfinished run of this config; pass --resume to continue it, "
-                          f"or delete the folder to start over")
-    spec = parse_arch(config.arch)
-    data = make_pipeline(config, device, rank, world)
-
-    # Model and optimizer.
-    raw_model, model = make_model(config, data.num_classes, device)
-    optimizer = make_optimizer(config, raw_model)
-    autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")  # noqa: E731
-
-    # State that a checkpoint carries besides model and optimizer.
-    start, elapsed, warming_up, warmup_end = 0, 0.0, config.warmup, None
-    window = torch.zeros(3, device=device, dtype=torch.float64)  # loss sum, errors, images since last evaluation
-    warm_window = torch.zeros(2, device=device, dtype=torch.float64)  # errors, images in the warm-up window
-    if resuming:
-        state = load_checkpoint(run.checkpoint_file, map_location=device)
-        if TrainConfig.from_dict(state["config"]) != config:
-            raise ConfigError(f"{run.checkpoint_file} belongs to another config; delete the folder to start over")
-        raw_model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        start, elapsed = state["iteration"], state["elapsed_s"]
-        warming_up, warmup_end = state["warming_up"], state["warmup_end"]
-        window.copy_(state["window"]), warm_window.copy_(state["warm_window"])
-        torch.set_rng_state(state["rng_cpu"])
-        if rank == 0:
-            run.truncate_metrics(start)
-    elif rank == 0:
-        run.start(config)
-
-    def save_checkpoint(iteration: int, elapsed_s: float) -> None:
-        if rank == 0:
-            atomic_save({
-                "format": FORMAT, "config": config.to_dict(), "iteration": iteration, "elapsed_s": elapsed_s,
-                "model": raw_model.state_dict(), "optimizer": optimizer.state_dict(),
-                "warming_up": warming_up, "warmup_end": warmup_end,
-                "window": window.cpu(), "warm_window": warm_window.cpu(), "rng_cpu": torch.get_rng_state(),
-            }, run.checkpoint_file)
-
-    bar = tqdm(total=config.iterations, initial=start, desc=run.path.name, disable=not progress or rank != 0,
-               unit="it", dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 30, file=progress_stream())
-    session_start, session_images, eval_seconds = time.perf_counter(), 0, 0.0
-    iteration = start
-    model.train()
-    with _stop_on_signals() as stop:
-        while iteration < config.iterations:
-            if stop["signal"] or (stop_at is not None and iteration >= stop_at) or (
-                time_limit is not None and time.perf_counter() - session_start > time_limit
-            ):
-                save_checkpoint(iteration, elapsed + time.perf_counter() - session_start - eval_seconds)
-                bar.close()
-                if stop["signal"]:
-                    raise TrainingInterrupted(f"{stop['signal']} at iteration {iteration}: checkpoint saved in "
-                                              f"{run.path}; continue with --resume")
-                return run
-
-            lr = config.lr_at(iteration, warming_up)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            x, y = data.batch(iteration)
-            loss, logits = train_step(model, optimizer, x, y, config)
-            iteration += 1
-            session_images += config.batch_size
-
-            # Metrics accumulate on the device; they are read only at evaluations and warm-up checks.
-            errors = (logits.detach().argmax(1) != y).sum()
-            window[0] += loss.detach().double() * len(y)
-            window[1] += errors
-            window[2] += len(y)
-            if warming_up:
-                warm_window[0] += errors
-                warm_window[1] += len(y)
-                if iteration % config.warmup_window == 0:
-                    warm_errors, warm_images = _all_reduce(warm_window.clone()).tolist()
-                    warm_window.zero_()
-                    if 100 * warm_errors / warm_images < config.warmup_until_error:
-                        warming_up, warmup_end = False, iteration
-            bar.update(1)
-
-            if iteration % config.eval_every == 0 or iteration == config.iterations:
-                eval_start = time.perf_counter()
-                loss_sum, error_sum, seen = _all_reduce(window.clone()).tolist()
-                window.zero_()
-                if not math.isfinite(loss_sum):
-                    bar.close()
-                    raise TrainingDiverged(
-                        f"training loss became {loss_sum} between iterations {iteration - config.eval_every} and "
-                        f"{iteration}; the last good checkpoint is in {run.path}. Try a lower lr or warm-up (warmup=True)")
-                val_loss, val_error = evaluate(model, data.eval_batches("val"), autocast)
-                test_loss, test_error = evaluate(model, data.eval_batches("test"), autocast)
-                eval_seconds += time.perf_counter() - eval_start
-                wall = elapsed + time.perf_counter() - session_start - eval_seconds
-                row = {"iteration": iteration, "lr": lr, "train_loss": loss_sum / seen, "train_error": 100 * error_sum / seen,
-                       "val_loss": val_loss, "val_error": val_error, "test_loss": test_loss, "test_error": test_error,
-                       "elapsed_s": round(wall, 3)}
-                if rank == 0:
-                    run.append_metrics(row)
-                images_per_s = session_images / max(time.perf_counter() - session_start - eval_seconds, 1e-9)
-                bar.set_postfix(lr=lr, train_err=f"{row['train_error']:.2f}%", val_err=f"{val_error:.2f}%",
-                                img_s=f"{images_per_s:.0f}", refresh=False)
-                if iteration < config.iterations:
-                    save_checkpoint(iteration, wall)
-    bar.close()
-
-    train_seconds = time.perf_counter() - session_start - eval_seconds
-    elapsed += train_seconds
-    if rank == 0:
-        atomic_save(raw_model.state_dict(), run.weights_file)
-        responses = None if spec.kind == "preact-resnet" or spec.family != "cifar" else layer_responses(
-            raw_model, (x for x, _ in data.eval_batches("test")))
-        final = run.metrics().iloc[-1]
-        run.finish({
-            "final": {"train_error": final["train_error"], "train_loss": final["train_loss"], "val_error": final["val_error"],
-                      "test_error": final["test_error"], "test_loss": final["test_loss"]},
-            "full_schedule": config.full_schedule,
-            "iterations": config.iterations,
-            "warmup_end": warmup_end,
-            "params": count_params(raw_model),
-            "macs": count_macs(raw_model, data.input_size),
-            "wall_time_s": round(elapsed, 1),
-            "images_per_s": round(session_images / max(train_seconds, 1e-9), 1),
-            "data": data.identity(),
-            "seed": config.seed,
-            "environment": env,
-            "layer_responses": responses,
-        })
-        run.checkpoint_file.unlink(missing_ok=True)
-    return run
-
-
-def environment(device: torch.device, world: int = 1) -> dict:
-    """Hardware and software a run used, and the code's commit."""
-    if device.type == "cuda":
-        hardware = f"{world}x {torch.cuda.get_device_name(device)}"
-    else:
-        hardware = f"{world}x CPU {_cpu_name()} ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"
-    return {
-        "hardware": hardware,
-        "device": device.type,
-        "processes": world,
-        "torch": torch.__version__,
-        "cuda": torch.version.cuda,
-        "cudnn": torch.backends.cudnn.version() if device.type == "cuda" else None,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "git_commit": git_commit(),
-    }
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def git_commit() -> str | None:
-    """The code's commit (RESNET_LIB_COMMIT overrides, for copies without .git), '+dirty' if modified."""
-    if os.environ.get("RESNET_LIB_COMMIT"):
-        return os.environ["RESNET_LIB_COMMIT"]
-    repo = Path(__file__).resolve().parent.parent
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo, capture_output=True,
-                               text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return commit + ("+dirty" if dirty else "")
-
-
-def evaluate_file(path: str | Path, data: str | None = None, device: str = "auto") -> dict:
-    """Validation and test error of a checkpoint.pt, or of a weights.pt with its run's config.json beside it."""
-    path = Path(path)
-    try:
-        config = TrainConfig.from_dict(load_checkpoint(path)["config"])
-    except CheckpointError:
-        config_file = path.parent / "config.json"
-        if not config_file.exists():
-            raise
-        config = TrainConfig.from_dict(json.loads(config_file.read_text()))
-    weights = load_weights(path)
-    device = pick_device(device)
-    if data:
-        config = replace(config, data=data)
-    pipeline = make_pipeline(config, device)
-    model = build_model(config.arch, config.shortcut, num_classes=pipeline.num_classes).to(device)
-    model.load_state_dict(weights)
-    val_loss, val_error = evaluate(model, pipeline.eval_batches("val"))
-    test_loss, test_error = evaluate(model, pipeline.eval_batches("test"))
-    identity = pipeline.identity()
-    return {"arch": config.arch, "shortcut": config.shortcut, "data": identity["name"], "data_sha256": identity["sha256"],
-            "val_error": val_error, "val_loss": val_loss, "test_error": test_error, "test_loss": test_loss}

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from resnet_lib.data import TrainBatches, augment, load_dataset, mean_image, normalize, split_indices, synthetic_dataset
-from resnet_lib.models import ConfigError
+from resnet_lib.config import ConfigError
 
 SHARED_ARCHIVE = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg.tar.gz"
 

@@ -9,7 +9,7 @@ from PIL import Image
 
 from resnet_lib.config import TrainConfig
 from resnet_lib.imagenet import TEST_TRANSFORM, TRAIN_TRANSFORM, VAL_TRANSFORM, ImageFolderPipeline
-from resnet_lib.models import ConfigError
+from resnet_lib.config import ConfigError
 from resnet_lib.train import train
 
 

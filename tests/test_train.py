@@ -14,7 +14,7 @@ import torch
 from resnet_lib import build_model
 from resnet_lib.checkpoint import CheckpointError, load_checkpoint
 from resnet_lib.config import TrainConfig
-from resnet_lib.models import ConfigError
+from resnet_lib.config import ConfigError
 from resnet_lib.results import find_run, load_runs
 from resnet_lib.train import TrainingDiverged, train
 
@@ -49,7 +49,7 @@ def test_warmup_runs_at_lr_001_then_returns_to_01(tmp_path):
 def test_resumed_run_equals_uninterrupted_run_exactly(tmp_path):
     straight = train(TINY, out_dir=tmp_path / "a", device="cpu", progress=False)
     half = train(TINY, out_dir=tmp_path / "b", device="cpu", stop_at=5, progress=False)  # mid-window: accumulators saved too
-    assert not half.finished and load_checkpoint(half.checkpoint_file)["iteration"] == 5
+    assert not half.finished and load_checkpoint(half.checkpoint_file)["state"]["iteration"] == 5
     resumed = train(TINY, out_dir=tmp_path / "b", device="cpu", resume=True, progress=False)
     a = torch.load(straight.weights_file, weights_only=True)
     b = torch.load(resumed.weights_file, weights_only=True)
@@ -109,7 +109,7 @@ def test_corrupt_and_foreign_checkpoints_get_clear_errors(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, fragment", [
-    ({"arch": "resnet21"}, "not 6n"), ({"shortcut": "E"}, "unknown shortcut"), ({"iterations": 0}, "positive"),
+    ({"arch": "resnet21"}, "not 6n"), ({"shortcut": "E"}, "unknown shortcut"), ({"iterations": 0}, ">= 1"),
     ({"precision": "fp8"}, "unknown precision"), ({"val_fraction": 1.5}, "val_fraction"),
 ])
 def test_bad_config_values_raise_value_errors(kwargs, fragment):
@@ -147,11 +147,11 @@ def test_a_signal_saves_a_checkpoint_then_the_run_resumes(signum, tmp_path):
     assert proc.returncode == 130, err
     assert "continue with --resume" in err
     (checkpoint,) = tmp_path.glob("*/checkpoint.pt")
-    stopped_at = load_checkpoint(checkpoint)["iteration"]
+    stopped_at = load_checkpoint(checkpoint)["state"]["iteration"]
     assert stopped_at > 0
     resumed = _cli(*args, "--resume", "--stop-at", str(stopped_at + 2))
     assert resumed.returncode == 0, resumed.stderr
-    assert load_checkpoint(checkpoint)["iteration"] == stopped_at + 2
+    assert load_checkpoint(checkpoint)["state"]["iteration"] == stopped_at + 2
 
 
 def test_cli_evaluate_reports_the_recorded_test_error(tmp_path):

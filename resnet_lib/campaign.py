@@ -1,0 +1,136 @@
+"""A campaign: the runs a plan kept in the repository (campaign.toml) lists, trained in order on this machine.
+
+    python -m resnet_lib campaign --time-limit 9000      # train for 2.5 hours, then checkpoint and stop
+
+It prints what it will do and how long it expects, skips runs already recorded in results/,
+resumes unfinished ones from the work folder (outside the checkout, so that a later continuation
+on the same machine finds them), skips steps this machine does not run well (bf16 without native
+support), and stops cleanly at the time limit. Each run trains in a process of its own
+(`python -m resnet_lib train ... --resume`); a finished run's records are copied into results/ at
+once, ready to commit.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+
+from . import fastpath
+from .config import ConfigError, TrainConfig, schedule_settings
+from .console import announce
+from .experiments import estimate_seconds, train_command
+from .results import RESULTS_DIR, Run, find_run
+
+PLAN = Path("campaign.toml")
+WORK_DIR = Path(os.environ.get("RESNET_LIB_WORK", Path.home() / ".cache" / "resnet_lib" / "runs"))
+MIN_PIECE_S = 300  # a piece shorter than this is not started: start-up and compilation would eat it
+RECORD_FILES = ("config.json", "metrics.csv", "summary.json", "weights.pt")
+
+
+@dataclass
+class Step:
+    """One step of a plan: its name, its runs, and whether it needs hardware with native bf16."""
+
+    name: str
+    configs: list[TrainConfig]
+    native_bf16: bool = False
+
+
+def load_plan(path: str | Path = PLAN) -> list[Step]:
+    """The steps of a plan file: [[step]] tables with name, archs, seeds, schedule, and optionally
+    shortcuts, precisions and native_bf16; a top-level `data` applies to every step."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"no campaign plan at {path}; pass --plan with a TOML file of [[step]] tables (see campaign.toml)")
+    try:
+        plan = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path} is not valid TOML: {error}") from None
+    steps = []
+    for entry in plan.get("step", []):
+        configs = [TrainConfig(arch=arch, shortcut=shortcut, seed=seed, precision=precision, data=plan.get("data", "cifar10"),
+                               **schedule_settings(entry.get("schedule", "full")))
+                   for arch in entry["archs"] for shortcut in entry.get("shortcuts", [None])
+                   for precision in entry.get("precisions", ["auto"]) for seed in entry.get("seeds", [0])]
+        steps.append(Step(entry["name"], configs, entry.get("native_bf16", False)))
+    return steps
+
+
+def run_campaign(plan: str | Path = PLAN, results: str | Path = RESULTS_DIR, work: str | Path = WORK_DIR,
+                 time_limit: float | None = None, dry_run: bool = False) -> int:
+    """Train the plan's missing runs in order until done or `time_limit` seconds; returns the number finished."""
+    device = torch.device("cpu")
+    deadline = None if time_limit is None else time.time() + time_limit
+    work = Path(work)
+    todo = _announce_plan(load_plan(plan), results, work, device)
+    if dry_run:
+        return 0
+    finished = 0
+    for config in todo:
+        remaining = None if deadline is None else deadline - time.time()
+        if remaining is not None and remaining < MIN_PIECE_S:
+            announce(f"campaign: {remaining:.0f} s left, less than a piece needs ({MIN_PIECE_S} s); stopping here")
+            break
+        command = train_command(config, work).split()[1:] + ["--resume", "--device", "cpu", "--no-progress"]
+        if remaining is not None:
+            command += ["--time-limit", f"{remaining - 60:.0f}"]  # a minute for loading data and the last checkpoint
+        announce(f"campaign: {' '.join(['python'] + command)}")
+        status = subprocess.run([sys.executable] + command).returncode
+        run = find_run(config, work)
+        if run is not None:
+            copy_records(run, results)
+            announce(f"campaign: recorded {Path(results) / run.path.name} (test error "
+                     f"{run.summary()['final']['test_error']:.2f}%); commit it")
+            finished += 1
+        elif status != 0:
+            announce(f"campaign: the run ended with status {status}; going on with the next")
+        else:
+            break  # stopped at the time limit: the run is unfinished, the campaign too
+    return finished
+
+
+def _announce_plan(steps: list[Step], results, work: Path, device: torch.device) -> list[TrainConfig]:
+    """Print each run's state and the time expected for what remains; return the runs to train, in order."""
+    todo, total, step_seconds = [], 0.0, {}
+    native = fastpath.native_bf16(device)
+    announce(f"campaign on {fastpath.describe_hardware(device)}; unfinished runs in {work}")
+    for step in steps:
+        announce(f"{step.name}")
+        if step.native_bf16 and not native:
+            announce("  skipped: this CPU has no native bf16 (the step waits for a machine that has)")
+            continue
+        for config in step.configs:
+            resolved = fastpath.resolve(config, device)
+            label = f"  {config.arch} {config.shortcut or ''} seed {config.seed} {config.schedule} {resolved.precision}"
+            if find_run(resolved, results) is not None:
+                announce(f"{label}: recorded")
+                continue
+            unfinished = find_run(resolved, work, finished=False)
+            done = 0 if unfinished is None or unfinished.metrics().empty else int(unfinished.metrics()["iteration"].iloc[-1])
+            net = (resolved.arch, resolved.shortcut, resolved.precision)
+            if net not in step_seconds:
+                step_seconds[net] = estimate_seconds(replace(resolved, iterations=1, milestones=()), "cpu")
+            seconds = step_seconds[net] * (config.iterations - done) * 1.1  # + evaluations
+            total += seconds
+            announce(f"{label}: {'resume at ' + str(done) if done else 'to train'}, about {seconds / 3600:.1f} h")
+            todo.append(resolved)
+    announce(f"campaign: {len(todo)} runs to train, about {total / 3600:.1f} h on this machine")
+    return todo
+
+
+def copy_records(run: Run, results: str | Path) -> Run:
+    """Copy a finished run's records (and its weights, git-ignored) into `results`."""
+    target = Path(results) / run.path.name
+    target.mkdir(parents=True, exist_ok=True)
+    for name in RECORD_FILES:
+        if (run.path / name).exists():
+            shutil.copy2(run.path / name, target / name)
+    return Run(target)

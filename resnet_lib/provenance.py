@@ -1,0 +1,47 @@
+"""Provenance of a run: hardware, software versions, the code's commit, and the execution settings."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+import torch
+
+from .config import TrainConfig
+from .fastpath import describe_hardware
+
+
+def environment(config: TrainConfig, device: torch.device, world: int = 1) -> dict:
+    """What one piece of a run ran on and with: hardware, versions, commit, execution settings."""
+    return {
+        "hardware": describe_hardware(device, world),
+        "device": device.type,
+        "processes": world,
+        "channels_last": config.channels_last,
+        "compile": config.compile,
+        "data_path": config.data,
+        "torch": str(torch.__version__),
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if device.type == "cuda" else None,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "git_commit": git_commit(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def git_commit() -> str | None:
+    """The code's commit (RESNET_LIB_COMMIT overrides, for copies without .git), '+dirty' if modified."""
+    if os.environ.get("RESNET_LIB_COMMIT"):
+        return os.environ["RESNET_LIB_COMMIT"]
+    repo = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo, capture_output=True,
+                               text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return commit + ("+dirty" if dirty else "")
