@@ -1,17 +1,19 @@
-"""Training throughput: the standard CIFAR-10 pipeline against this project's fast path, side by side.
+"""Training throughput: the standard CIFAR-10 pipeline against each setting of this project's trainer, side by side.
 
 In one run on one device, for each architecture (batch 128, the paper's augmentation):
 - standard: what common reimplementations do: uint8 arrays turned into PIL images per item (as
   torchvision.datasets.CIFAR10 does), RandomCrop(32, padding=4) + RandomHorizontalFlip + ToTensor +
   Normalize on DataLoader worker processes, fp32, NCHW, plain eager loop;
-- fast: resnet_lib's trainer step (data resident on the device as uint8, batched augmentation there,
-  bf16 autocast, channels-last, fused SGD, torch.compile on CUDA);
-- concurrent: K processes running the fast path at once on the same device (aggregate images/s).
+- each candidate setting of resnet_lib's trainer step (data resident on the device as uint8, batched
+  augmentation there, fused SGD on CUDA): fp32 or bf16 autocast, NCHW or channels-last, eager or
+  compiled; bf16 only where the hardware has it natively. The setting the trainer picks by default
+  (resnet_lib/fastpath.py) is marked; "fast" in the record is that one;
+- concurrent: K processes running the picked setting at once on the same device (aggregate images/s).
 
 Prints a table and writes JSON (hardware, driver, torch, commit) under results/benchmarks/.
 
     python benchmarks/throughput.py                                  # on a GPU: ResNet-20/56/110/1202
-    python benchmarks/throughput.py --device cpu --archs resnet8 --steps 3 --warmup 1 --workers 0 --concurrent 2 --data synthetic
+    python benchmarks/throughput.py --device cpu --archs resnet20 --concurrent 0     # on a CPU: every setting that fits it
 """
 
 from __future__ import annotations
@@ -32,11 +34,12 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from resnet_lib import fastpath  # noqa: E402
 from resnet_lib.analysis import describe  # noqa: E402
 from resnet_lib.config import TrainConfig  # noqa: E402
-from resnet_lib.data import CifarPipeline, load_dataset  # noqa: E402
-from resnet_lib.experiments import make_available, resolve_data  # noqa: E402
-from resnet_lib.train import environment, make_model, make_optimizer, pick_device, train_step  # noqa: E402
+from resnet_lib.data import CifarPipeline, default_source, load_dataset  # noqa: E402
+from resnet_lib.provenance import environment  # noqa: E402
+from resnet_lib.train import make_autocast, make_model, make_optimizer, pick_device, train_step  # noqa: E402
 
 FULL_RUN_IMAGES = 64000 * 128
 DENSE_BF16_PEAK = {"H100": 989.4e12, "H200": 989.4e12, "A100": 312e12}  # datasheet, dense (no sparsity)
@@ -70,7 +73,7 @@ def standard_rate(arch: str, dataset, device: torch.device, steps: int, warmup: 
     loader = DataLoader(PILDataset(dataset.train_images, dataset.train_labels, transform), batch_size=128, shuffle=True,
                         num_workers=workers, pin_memory=device.type == "cuda", drop_last=True,
                         persistent_workers=workers > 0)
-    config = TrainConfig(arch=arch, data="synthetic")
+    config = TrainConfig(arch=arch, data="synthetic", precision="fp32", channels_last=False, compile=False)
     _, model = make_model(config, 10, device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
     batches = iter(loader)
@@ -92,13 +95,34 @@ def standard_rate(arch: str, dataset, device: torch.device, steps: int, warmup: 
     return steps * 128 / (time.perf_counter() - start)
 
 
-def fast_rate(arch: str, source: str, device: str, steps: int, warmup: int, fast: dict, barrier=None) -> tuple[float, float]:
-    """(images/s, seconds spent in the warm-up steps, compilation included) of the trainer's step."""
+CANDIDATES = {  # name -> trainer settings, slowest first
+    "fp32": {"precision": "fp32", "channels_last": False, "compile": False},
+    "fp32+CL": {"precision": "fp32", "channels_last": True, "compile": False},
+    "fp32+CL+compile": {"precision": "fp32", "channels_last": True, "compile": True},
+    "bf16+CL": {"precision": "bf16", "channels_last": True, "compile": False},
+    "bf16+CL+compile": {"precision": "bf16", "channels_last": True, "compile": True},
+}
+
+
+def candidates(device: torch.device) -> dict:
+    """The settings worth measuring here: bf16 only where the hardware computes it natively."""
+    return {k: v for k, v in CANDIDATES.items() if v["precision"] == "fp32" or fastpath.native_bf16(device)}
+
+
+def picked(arch: str, device: torch.device) -> str:
+    """The candidate the trainer uses by default for a full-schedule run of `arch` on `device`."""
+    config = fastpath.resolve(TrainConfig(arch=arch, data="synthetic"), device)
+    return next(k for k, v in CANDIDATES.items() if all(getattr(config, f) == v[f] for f in v))
+
+
+def fast_rate(arch: str, source: str, device: str, steps: int, warmup: int, settings: dict, barrier=None) -> tuple[float, float]:
+    """(images/s, seconds spent in the warm-up steps, compilation included) of the trainer's step with `settings`."""
     device = pick_device(device)
-    config = TrainConfig(arch=arch, data=source, **fast)
-    pipeline = CifarPipeline(load_dataset(source), 128, 0, 0.1, 0, device)
+    config = TrainConfig(arch=arch, data=source, **settings)
+    pipeline = CifarPipeline(load_dataset(source), 128, 0, 0.1, 0, device, channels_last=config.channels_last)
     raw_model, model = make_model(config, pipeline.num_classes, device)
     optimizer = make_optimizer(config, raw_model)
+    autocast = make_autocast(config, device)
     begin = time.perf_counter()
     for step in range(warmup + steps):
         if step == warmup:
@@ -108,7 +132,7 @@ def fast_rate(arch: str, source: str, device: str, steps: int, warmup: int, fast
             start = time.perf_counter()
             warmup_s = start - begin
         x, y = pipeline.batch(step)
-        train_step(model, optimizer, x, y, config)
+        train_step(model, optimizer, x, y, autocast)
     _sync(device)
     return steps * 128 / (time.perf_counter() - start), warmup_s
 
@@ -147,7 +171,7 @@ def matmul_tflops(device: torch.device) -> float | None:
 
 
 def hardware(device: torch.device) -> dict:
-    info = environment(device)
+    info = environment(TrainConfig(data="synthetic"), device)
     if device.type == "cuda":
         try:
             info["driver"] = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
@@ -167,40 +191,48 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=int, default=20, help="untimed iterations first (compilation happens here)")
     parser.add_argument("--workers", type=int, default=8, help="DataLoader workers of the standard pipeline")
     parser.add_argument("--concurrent", type=int, default=4, help="processes in the concurrent measurement (0: skip)")
-    parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None, help="default: on with CUDA")
+    parser.add_argument("--settings", help="comma-separated candidates to measure (default: all that fit this hardware: "
+                        + ", ".join(CANDIDATES) + ")")
     parser.add_argument("--out", default="results/benchmarks", help="folder for the JSON record")
     args = parser.parse_args(argv)
 
     device = pick_device(args.device)
-    source = resolve_data(args.data)
-    make_available(source)
+    source = default_source() if args.data == "auto" else args.data
     dataset = load_dataset(source)
-    fast = {"precision": "bf16", "channels_last": True, "compile": device.type == "cuda" if args.compile is None else args.compile}
+    settings = candidates(device) if not args.settings else {k: CANDIDATES[k] for k in args.settings.split(",")}
     peak = next((v for k, v in DENSE_BF16_PEAK.items() if k in torch.cuda.get_device_name(device)), None) if device.type == "cuda" else None
     record = {"hardware": hardware(device), "data": dataset.identity(), "batch_size": 128, "steps": args.steps,
-              "warmup": args.warmup, "workers": args.workers, "fast_path": fast, "dense_bf16_peak_flops": peak,
+              "warmup": args.warmup, "workers": args.workers, "candidates": settings, "dense_bf16_peak_flops": peak,
               "measured_bf16_matmul_tflops": matmul_tflops(device), "archs": {}}
-    print(f"{'arch':<12} {'standard img/s':>15} {'fast img/s':>11} {'speed-up':>9} {'concurrent img/s':>17} "
-          f"{'full run: std':>14} {'fast':>9} {'conc.':>9} {'bf16 peak':>9}")
+    print(f"{'arch':<12} {'setting':<18} {'img/s':>9} {'vs standard':>12} {'warm-up s':>10} {'full run':>10}")
+    fmt = lambda s: f"{s / 60:.1f} min" if s < 3600 else f"{s / 3600:.1f} h"  # noqa: E731
     for arch in args.archs.split(","):
         macs = describe(arch)["macs"]
         standard = standard_rate(arch, dataset, device, args.steps, args.warmup, args.workers)
-        rate, warmup_s = fast_rate(arch, source, str(device.type), args.steps, args.warmup, fast)
-        together = concurrent_rate(args.concurrent, arch, source, str(device.type), args.steps, args.warmup, fast) if args.concurrent else None
-        best = max(rate, together or 0)
-        flops = best * 3 * 2 * macs  # forward + backward ~ 3x the forward multiply-adds, 2 FLOPs each
-        row = {"macs": macs, "standard_img_s": standard, "fast_img_s": rate, "fast_warmup_s": warmup_s,
-               "concurrent_img_s": together, "concurrent_runs": args.concurrent, "speedup": rate / standard,
-               "concurrent_speedup": together / standard if together else None,
-               "full_run_s": {"standard": FULL_RUN_IMAGES / standard, "fast": FULL_RUN_IMAGES / rate + warmup_s,
-                              "concurrent_per_run": FULL_RUN_IMAGES * args.concurrent / together if together else None},
-               "achieved_tflops": flops / 1e12, "fraction_of_bf16_peak": flops / peak if peak else None}
-        record["archs"][arch] = row
-        fmt = lambda s: f"{s / 60:.1f} min" if s < 3600 else f"{s / 3600:.1f} h"  # noqa: E731
-        print(f"{arch:<12} {standard:>15.0f} {rate:>11.0f} {rate / standard:>8.1f}x {together or float('nan'):>17.0f} "
-              f"{fmt(row['full_run_s']['standard']):>14} {fmt(row['full_run_s']['fast']):>9} "
-              f"{fmt(row['full_run_s']['concurrent_per_run']) if together else '-':>9} "
-              f"{row['fraction_of_bf16_peak'] or float('nan'):>9.1%}", flush=True)
+        print(f"{arch:<12} {'standard pipeline':<18} {standard:>9.0f} {1:>11.1f}x {'':>10} {fmt(FULL_RUN_IMAGES / standard):>10}")
+        rates = {}
+        for name, setting in settings.items():
+            rate, warmup_s = fast_rate(arch, source, str(device.type), args.steps, args.warmup, setting)
+            rates[name] = {"img_s": rate, "warmup_s": warmup_s, "speedup": rate / standard,
+                           "full_run_s": FULL_RUN_IMAGES / rate + warmup_s}
+            mark = "  <- picked by default" if name == picked(arch, device) else ""
+            print(f"{arch:<12} {name:<18} {rate:>9.0f} {rate / standard:>11.1f}x {warmup_s:>10.1f} "
+                  f"{fmt(rates[name]['full_run_s']):>10}{mark}", flush=True)
+        choice = picked(arch, device)
+        fast = rates.get(choice) or max(rates.values(), key=lambda r: r["img_s"])
+        together = concurrent_rate(args.concurrent, arch, source, str(device.type), args.steps, args.warmup,
+                                   CANDIDATES[choice]) if args.concurrent else None
+        if together:
+            print(f"{arch:<12} {f'{args.concurrent}x {choice}':<18} {together:>9.0f} {together / standard:>11.1f}x")
+        flops = max(fast["img_s"], together or 0) * 3 * 2 * macs  # forward + backward ~ 3x the forward MACs, 2 FLOPs each
+        record["archs"][arch] = {
+            "macs": macs, "standard_img_s": standard, "settings": rates, "picked": choice,
+            "fast_img_s": fast["img_s"], "fast_warmup_s": fast["warmup_s"], "speedup": fast["img_s"] / standard,
+            "concurrent_img_s": together, "concurrent_runs": args.concurrent,
+            "concurrent_speedup": together / standard if together else None,
+            "full_run_s": {"standard": FULL_RUN_IMAGES / standard, "fast": fast["full_run_s"],
+                           "concurrent_per_run": FULL_RUN_IMAGES * args.concurrent / together if together else None},
+            "achieved_tflops": flops / 1e12, "fraction_of_bf16_peak": flops / peak if peak else None}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     name = f"throughput-{(record['hardware'].get('gpu') or 'cpu').replace(' ', '_')}-{time.strftime('%Y%m%d-%H%M%S')}.json"

@@ -13,6 +13,7 @@ once, ready to commit.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -26,7 +27,8 @@ import torch
 from . import fastpath
 from .config import ConfigError, TrainConfig, schedule_settings
 from .console import announce
-from .experiments import estimate_seconds, train_command
+from .cli import train_command
+from .experiments import estimate_seconds
 from .results import RESULTS_DIR, Run, find_run
 
 PLAN = Path("campaign.toml")
@@ -79,7 +81,7 @@ def run_campaign(plan: str | Path = PLAN, results: str | Path = RESULTS_DIR, wor
         if remaining is not None and remaining < MIN_PIECE_S:
             announce(f"campaign: {remaining:.0f} s left, less than a piece needs ({MIN_PIECE_S} s); stopping here")
             break
-        command = train_command(config, work).split()[1:] + ["--resume", "--device", "cpu", "--no-progress"]
+        command = shlex.split(train_command(config, work))[1:] + ["--resume", "--device", "cpu", "--no-progress"]
         if remaining is not None:
             command += ["--time-limit", f"{remaining - 60:.0f}"]  # a minute for loading data and the last checkpoint
         announce(f"campaign: {' '.join(['python'] + command)}")

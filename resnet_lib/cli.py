@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
+from pathlib import Path
 
 from .analysis import describe
 from .checkpoint import CheckpointError
@@ -127,6 +129,30 @@ def _config(args, **fixed) -> TrainConfig:
     return TrainConfig(**{**values, **fixed})
 
 
+def train_command(config: TrainConfig, results: str | Path = RESULTS_DIR) -> str:
+    """The command that records `config`: one option per setting that differs from the defaults."""
+    paper = TrainConfig(arch=config.arch)  # the schedule's defaults; the others' follow the schedule (eval_every)
+    defaults = TrainConfig(arch=config.arch, iterations=config.iterations, milestones=config.milestones)
+    parts = ["python -m resnet_lib train"]
+    named = config.schedule in SCHEDULES and config.schedule != "full"
+    for f in cli_fields():
+        value = getattr(config, f.name)
+        default = getattr(paper if f.name in ("iterations", "milestones") else defaults, f.name)
+        if (f.name not in ("arch", "data") and value == default) or value is None or (
+                named and f.name in ("iterations", "milestones")):
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(value, bool):
+            parts.append(flag if value else f"--no-{f.name.replace('_', '-')}")
+        else:
+            parts.append(f"{flag} {shlex.quote(','.join(map(str, value)) if isinstance(value, tuple) else str(value))}")
+        if f.name == "data" and named:
+            parts.append(f"--schedule {config.schedule}")
+    if Path(results) != RESULTS_DIR:
+        parts.append(f"--out {shlex.quote(str(results))}")
+    return " ".join(parts)
+
+
 def _list(kind):
     def parse(value: str) -> list:
         try:
@@ -175,8 +201,9 @@ def _sweep(args) -> int:
     configs = list({json.dumps(c.experiment()): c for c in configs}.values())  # plain nets once whatever the shortcuts
     if args.download:
         load_dataset(args.data, download=True)
-    for run, finished in sweep(configs, args.concurrent, args.out, args.device, args.time_limit):
-        print(f"{'finished' if finished else 'unfinished (rerun to continue)'}: {run.path}")
+    for config, (run, finished) in zip(configs, sweep(configs, args.concurrent, args.out, args.device, args.time_limit)):
+        where = run.path if run else f"{config.arch} seed {config.seed} (not started)"
+        print(f"{'finished' if finished else 'unfinished (rerun to continue)'}: {where}")
     return 0
 
 

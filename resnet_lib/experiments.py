@@ -10,7 +10,6 @@ else listed in `missing` with the exact command that produces it.
 from __future__ import annotations
 
 import os
-import shlex
 import time
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import torch
 from . import fastpath
 
 from .console import announce
-from .config import SCHEDULES, ConfigError, TrainConfig, cli_fields
+from .config import ConfigError, TrainConfig
 from .data import default_source, locate
 from .models import build_model
 from .results import RESULTS_DIR, Run, find_run, load_runs
@@ -35,30 +34,6 @@ def prepare(data: str, iterations, train_missing: bool | None) -> tuple[str, boo
     if not (isinstance(iterations, int) and not isinstance(iterations, bool) and iterations >= 1):
         raise ConfigError(f"iterations must be a whole number >= 1, got {iterations!r}")
     return default_source() if data == "auto" else data, train_missing_default() if train_missing is None else bool(train_missing)
-
-
-def train_command(config: TrainConfig, results: str | Path = RESULTS_DIR) -> str:
-    """The CLI command that records `config`: one option per setting that differs from the defaults."""
-    paper = TrainConfig(arch=config.arch)  # the schedule's defaults; the others' follow the schedule (eval_every)
-    defaults = TrainConfig(arch=config.arch, iterations=config.iterations, milestones=config.milestones)
-    parts = ["python -m resnet_lib train"]
-    named = config.schedule in SCHEDULES and config.schedule != "full"
-    for f in cli_fields():
-        value = getattr(config, f.name)
-        default = getattr(paper if f.name in ("iterations", "milestones") else defaults, f.name)
-        if (f.name not in ("arch", "data") and value == default) or value is None or (
-                named and f.name in ("iterations", "milestones")):
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        if isinstance(value, bool):
-            parts.append(flag if value else f"--no-{f.name.replace('_', '-')}")
-        else:
-            parts.append(f"{flag} {shlex.quote(','.join(map(str, value)) if isinstance(value, tuple) else str(value))}")
-        if f.name == "data" and named:
-            parts.append(f"--schedule {config.schedule}")
-    if Path(results) != RESULTS_DIR:
-        parts.append(f"--out {shlex.quote(str(results))}")
-    return " ".join(parts)
 
 
 def estimate_seconds(config: TrainConfig, device: str = "auto", steps: int = 3) -> float:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from .config import TrainConfig
 from .console import announce
-from .experiments import train_command
+from .cli import train_command
 from .results import RESULTS_DIR, Run
 
 FIGURES_DIR = Path("figures")

@@ -7,7 +7,7 @@ resnet20-A-cifar10-jpeg-full-fp32-seed0-1a2b3c4d, and found again by the key alo
 - checkpoint.pt: the latest training checkpoint (git-ignored; lets an unfinished run resume);
 - summary.json: written when the run finishes (final errors, provenance; see train.py);
 - weights.pt: the final weights alone, a plain state_dict (git-ignored);
-- lock: held (flock) by the one live process that trains the run; a killed holder releases it.
+- lock: held (a POSIX lock) by the one live process that trains the run; a killed holder releases it.
 A folder without summary.json is unfinished.
 """
 
@@ -108,9 +108,9 @@ class Run:
         """Hold this run for the calling process; RunBusy names the holder if another live process has it."""
         self.path.mkdir(parents=True, exist_ok=True)
         handle = open(self.path / "lock", "a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        try:  # a POSIX lock: released when this process ends, and not inherited by forked data workers
+            fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
             handle.close()
@@ -123,7 +123,7 @@ class Run:
             handle.flush()
             yield self
         finally:
-            handle.close()  # releases the flock
+            handle.close()  # releases the lock
 
 
 def write_json(path: Path, obj) -> None:

@@ -18,10 +18,10 @@ from pathlib import Path
 import torch
 
 from .config import TrainConfig
-from .results import RESULTS_DIR, Run
+from .results import RESULTS_DIR, Run, find_run
 
 
-def _train_one(job: tuple) -> tuple[str, bool]:
+def _train_one(job: tuple) -> tuple[str | None, bool]:
     config_dict, out_dir, device, deadline, threads = job
     from .train import train  # imported in the worker
 
@@ -30,18 +30,19 @@ def _train_one(job: tuple) -> tuple[str, bool]:
     config = TrainConfig.from_dict(config_dict)
     remaining = None if deadline is None else deadline - time.time()
     if remaining is not None and remaining <= 0:  # not started before the deadline: left for the next sweep
-        run = Run.for_config(config, out_dir)
-        return str(run.path), run.finished
+        run = find_run(config, out_dir, finished=False)
+        return (str(run.path), run.finished) if run else (None, False)
     run = train(config, out_dir=out_dir, device=device, resume=True, time_limit=remaining, progress=False)
     return str(run.path), run.finished
 
 
 def sweep(configs: list[TrainConfig], concurrent: int = 2, out_dir: str | Path = RESULTS_DIR, device: str = "auto",
-          time_limit: float | None = None) -> list[tuple[Run, bool]]:
-    """Train `configs`, `concurrent` at a time on one device; returns (run, finished) per config, in order."""
+          time_limit: float | None = None) -> list[tuple[Run | None, bool]]:
+    """Train `configs`, `concurrent` at a time on one device; returns (run, finished) per config, in order
+    (run None for a config not started before the time limit)."""
     deadline = None if time_limit is None else time.time() + time_limit
     threads = max(1, (os.cpu_count() or 1) // concurrent) if device == "cpu" or not torch.cuda.is_available() else None
     jobs = [(c.to_dict(), str(out_dir), device, deadline, threads) for c in configs]
     with mp.get_context("spawn").Pool(concurrent, maxtasksperchild=1) as pool:
         done = pool.map(_train_one, jobs, chunksize=1)
-    return [(Run(path), finished) for path, finished in done]
+    return [(Run(path) if path else None, finished) for path, finished in done]

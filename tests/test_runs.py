@@ -1,0 +1,127 @@
+"""What identifies a run, and how a run folder is shared: keys, locks, pieces, warm-up bound, torchrun stops."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from resnet_lib.checkpoint import load_checkpoint
+from resnet_lib.config import TrainConfig, schedule_settings
+from resnet_lib.train import train
+
+TINY = TrainConfig(arch="resnet8", data="synthetic", iterations=12, eval_every=6, batch_size=32, val_fraction=0.05)
+
+
+def _keyed(config: TrainConfig) -> TrainConfig:
+    return replace(config, data_sha256="0" * 64, precision=config.precision if config.precision != "auto" else "fp32")
+
+
+def test_the_key_holds_what_changes_a_result_and_nothing_else():
+    base = _keyed(TINY)
+    for execution in ({"compile": True}, {"channels_last": True}, {"data": "/elsewhere/same-data"}):
+        assert replace(base, **execution).key == base.key, execution
+    for experiment in ({"seed": 1}, {"precision": "bf16"}, {"weight_decay": 5e-4}, {"momentum": 0.8}, {"split_seed": 1},
+                       {"val_fraction": 0.0}, {"data_sha256": "1" * 64}, {"warmup": True}, {"milestones": (6,)}):
+        assert replace(base, **experiment).key != base.key, experiment
+    derived = replace(base, eval_every=None, val_every=None)
+    assert replace(derived, eval_every=derived.eval_interval, val_every=derived.val_interval).key == derived.key
+
+
+def test_the_full_schedule_label_needs_the_whole_recipe():
+    assert TrainConfig().full_schedule and TrainConfig(arch="resnet110").full_schedule
+    for change in ({"weight_decay": 5e-4}, {"momentum": 0.95}, {"val_fraction": 0.0}, {"warmup": True}, {"batch_size": 64},
+                   {"milestones": (32000, 50000)}, schedule_settings("1/8")):
+        assert not TrainConfig(**change).full_schedule, change
+    assert TrainConfig(**schedule_settings("1/8")).schedule == "1/8"
+    assert schedule_settings("1/8") == {"iterations": 8000, "milestones": (4000, 6000)}
+
+
+def test_an_eager_and_a_compiled_run_of_one_experiment_share_a_folder(tmp_path):
+    eager = train(replace(TINY, compile=False), out_dir=tmp_path, device="cpu", stop_at=6, progress=False)
+    compiled = train(replace(TINY, compile=True), out_dir=tmp_path, device="cpu", resume=True, progress=False)
+    assert compiled.path == eager.path and compiled.finished and len(list(tmp_path.iterdir())) == 1
+    pieces = compiled.summary()["pieces"]
+    assert [(p["start_iteration"], p["end_iteration"], p["compile"]) for p in pieces] == [(0, 6, False), (6, 12, True)]
+
+
+def _image_tree(root, classes=2, train=40, test=10):
+    rng = np.random.default_rng(0)
+    for split, count in (("train", train), ("test", test)):
+        for c in range(classes):
+            (root / split / f"c{c}").mkdir(parents=True)
+            for i in range(count):
+                pixels = (rng.random((32, 32, 3)) * 80 + 120 * c).astype(np.uint8)
+                Image.fromarray(pixels).save(root / split / f"c{c}" / f"{i}.png")
+    return root
+
+
+def test_the_same_data_under_another_path_is_the_same_run(tmp_path, monkeypatch):
+    monkeypatch.setattr("resnet_lib.data.CACHE_DIR", tmp_path / "cache")
+    first = _image_tree(tmp_path / "one")
+    second = shutil.copytree(first, tmp_path / "two")
+    config = replace(TINY, batch_size=16, val_fraction=0.1)
+    begun = train(replace(config, data=str(first)), out_dir=tmp_path / "r", device="cpu", stop_at=6, progress=False)
+    finished = train(replace(config, data=str(second)), out_dir=tmp_path / "r", device="cpu", resume=True, progress=False)
+    assert finished.path == begun.path and finished.finished
+    assert [p["data_path"] for p in finished.summary()["pieces"]] == [str(first), str(second)]
+    assert list((tmp_path / "cache" / "datasets").glob("*.pt"))  # decoded once per tree, then read from the cache
+
+
+def test_warmup_ends_at_the_first_milestone_if_the_threshold_is_never_reached(tmp_path):
+    config = replace(TINY, iterations=16, eval_every=4, milestones=(10,), warmup=True, warmup_window=2,
+                     warmup_until_error=0.001)
+    summary = train(config, out_dir=tmp_path, device="cpu", progress=False).summary()
+    assert summary["warmup_end"] == 10 and summary["warmup_ended_by"] == "first milestone"
+
+
+ARGS = ["train", "--arch", "resnet8", "--data", "synthetic", "--iterations", "100000", "--eval-every", "50000",
+        "--batch-size", "16", "--device", "cpu", "--no-progress"]
+
+
+def test_a_second_process_on_a_held_run_stops_at_once_and_a_killed_holder_does_not_block(tmp_path):
+    args = [*ARGS, "--out", str(tmp_path)]
+    holder = subprocess.Popen([sys.executable, "-m", "resnet_lib", *args], stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not any(p.read_text().strip() for p in tmp_path.glob("*/lock")) and time.time() < deadline:
+        time.sleep(0.2)
+    second = subprocess.run([sys.executable, "-m", "resnet_lib", *args, "--resume"], capture_output=True, text=True, timeout=120)
+    assert second.returncode == 2 and len(second.stderr.strip().splitlines()) == 1, second.stderr
+    assert f"is being trained by process {holder.pid}" in second.stderr and holder.poll() is None  # the first goes on
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(timeout=30)
+    third = subprocess.run([sys.executable, "-m", "resnet_lib", *args, "--resume", "--stop-at", "2"], capture_output=True,
+                           text=True, timeout=120)
+    assert third.returncode == 0, third.stderr
+
+
+def _torchrun(*args, port):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={port}", "-m", "resnet_lib",
+           *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_a_torchrun_job_stops_together_at_its_time_limit_and_resumes_exactly(tmp_path):
+    started = time.time()
+    stopped = _torchrun(*ARGS, "--out", str(tmp_path / "a"), "--time-limit", "3", port=29541)
+    assert stopped.returncode == 0 and "stopped early" in stopped.stdout, stopped.stderr[-2000:]
+    assert time.time() - started < 120
+    (checkpoint,) = (tmp_path / "a").glob("*/checkpoint.pt")  # one checkpoint, by rank 0
+    at = load_checkpoint(checkpoint)["state"]["iteration"]
+    assert at > 0 and at % 20 == 0  # the processes agree every 20 iterations
+    resumed = _torchrun(*ARGS, "--out", str(tmp_path / "a"), "--resume", "--stop-at", str(at + 4), port=29542)
+    straight = _torchrun(*ARGS, "--out", str(tmp_path / "b"), "--stop-at", str(at + 4), port=29543)
+    assert resumed.returncode == 0 and straight.returncode == 0, resumed.stderr[-2000:] + straight.stderr[-2000:]
+    a = load_checkpoint(checkpoint)
+    (other,) = (tmp_path / "b").glob("*/checkpoint.pt")
+    b = load_checkpoint(other)
+    assert a["state"]["iteration"] == b["state"]["iteration"] == at + 4
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
