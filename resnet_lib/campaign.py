@@ -28,7 +28,7 @@ from . import fastpath
 from .config import ConfigError, TrainConfig, schedule_settings
 from .console import announce
 from .cli import train_command
-from .experiments import estimate_seconds
+from .train import estimate_seconds
 from .results import RESULTS_DIR, Run, find_run
 
 PLAN = Path("campaign.toml")

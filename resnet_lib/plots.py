@@ -3,33 +3,38 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 from .results import Run
 
 
 def error_curves(ax, runs: list[Run], labels: list[str] | None = None, ylim: tuple[float, float] | None = None) -> None:
-    """Figure 6: training error (dashed) and test error (bold) in % against iterations (x 1e4).
+    """Figure 6: training error (dashed) and test error (bold) in % against iterations, in units of
+    1e4 as the paper draws them (1e3 for short runs).
 
-    One colour per run; runs of the same architecture (several seeds) are averaged.
+    One colour per run; runs of the same architecture (several seeds) are averaged. Runs of different
+    schedules in one panel say so in their labels.
     """
     if not runs:
         ax.text(0.5, 0.5, "not yet run", ha="center", va="center", transform=ax.transAxes, color="gray")
         ax.set_xlabel("iter. (1e4)")
         return
+    schedules = {run.config().schedule for run in runs}
     groups: dict[str, list[pd.DataFrame]] = {}
     for i, run in enumerate(runs):
-        label = labels[i] if labels else run.config().arch
+        label = labels[i] if labels else run.config().arch + (f" ({run.config().schedule})" if len(schedules) > 1 else "")
         groups.setdefault(label, []).append(run.metrics())
+    unit = 1e4 if max(run.config().iterations for run in runs) >= 20000 else 1e3
     colors = plt.get_cmap("tab10")
     for i, (label, frames) in enumerate(groups.items()):
         mean = pd.concat(frames).groupby("iteration").mean(numeric_only=True)
         seeds = f" ({len(frames)} seeds)" if len(frames) > 1 else ""
-        x = mean.index / 1e4
+        x = mean.index / unit
         marker = "o" if len(mean) < 20 else None  # sparse curves of short runs stay visible
         ax.plot(x, mean["train_error"], "--", marker=marker, markersize=3, color=colors(i), linewidth=1)
         ax.plot(x, mean["test_error"], "-", marker=marker, markersize=4, color=colors(i), linewidth=2, label=f"{label}{seeds}")
-    ax.set_xlabel("iter. (1e4)")
+    ax.set_xlabel(f"iter. (1e{int(np.log10(unit))})")
     ax.set_ylabel("error (%)")
     if ylim:
         ax.set_ylim(*ylim)

@@ -106,11 +106,11 @@ def show_missing(missing: list[TrainConfig], results: str | Path = RESULTS_DIR) 
 
 
 def save_figure(fig, name: str) -> Path:
-    """Save `fig` as figures/<name>.png (git-ignored) and print where."""
+    """Save `fig` as figures/<name>.png (git-ignored) and print where, relative to the project root."""
     FIGURES_DIR.mkdir(exist_ok=True)
     path = FIGURES_DIR / f"{name}.png"
     fig.savefig(path, dpi=120, bbox_inches="tight")
-    announce(f"figure saved to {path.resolve()}")
+    announce(f"figure saved to {path}")
     return path
 
 

@@ -119,6 +119,26 @@ def make_pipeline(config: TrainConfig, device: torch.device, rank: int = 0, worl
                          config.split_seed, device, rank, world, channels_last=config.channels_last)
 
 
+def estimate_seconds(config: TrainConfig, device: str = "auto", steps: int = 3) -> float:
+    """Seconds for the whole run, extrapolated from timing `steps` eager training iterations on random
+    data with the config's precision and layout (the fastest of them; evaluations not counted)."""
+    device = pick_device(device)
+    config = fastpath.resolve(config, device)
+    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+    model = build_model(config.arch, config.shortcut).to(device, memory_format=memory_format)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x = torch.randn(config.batch_size, 3, 32, 32, device=device).contiguous(memory_format=memory_format)
+    y = torch.randint(0, 10, (config.batch_size,), device=device)
+    autocast, timings = make_autocast(config, device), []
+    for _ in range(steps + 1):
+        start = time.perf_counter()
+        train_step(model, optimizer, x, y, autocast)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        timings.append(time.perf_counter() - start)
+    return min(timings[1:]) * config.iterations
+
+
 @dataclass
 class TrainState:
     """Everything a checkpoint carries besides config, model and optimizer; saved and loaded whole.

@@ -1,0 +1,325 @@
+"""What the notebooks call, and all they call: check a notebook's parameters, reuse recorded runs and
+train what is missing, then show figures and tables in the paper's conventions beside its numbers.
+
+    from resnet_lib import notebook as nb
+    req = nb.request(data="auto", schedule="1/8", device="auto", results="results", train_missing=None)
+    runs, missing = nb.runs(req, ["plain20", "resnet20"], seeds=[0])
+    nb.figure6(req, runs)
+    nb.show_missing(req, missing)
+
+A configuration already recorded (finished) is reused as it is; an unfinished one is resumed; a
+missing one is trained (after a time estimate on CPU) unless training is off (the report build and
+the tests set RESNET_LIB_REPORT_ONLY=1), in which case it is listed with the command that records it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from . import paper, plots
+from .analysis import describe
+from .config import SCHEDULES, SHORTCUT_OPTIONS, ConfigError, TrainConfig, schedule_settings
+from .console import announce
+from .data import default_source, identify, locate
+from . import report
+from .report import (benchmark_table, enter_project_root, error_stats, run_table, save_figure, short_title, show_provenance,
+                     show_table)
+from .results import Run, find_run, load_runs
+
+@dataclass
+class Request:
+    """A notebook's common parameters, checked: which data and schedule, where runs are recorded, and
+    whether to train what is missing."""
+
+    source: str
+    schedule: dict  # iterations and milestones
+    device: str
+    results: Path
+    train_missing: bool
+
+    @property
+    def label(self) -> str:
+        """Names what the runs are, for file names: data, schedule."""
+        schedule = TrainConfig(**self.schedule).schedule
+        return f"{Path(self.source).name}-{schedule if schedule in SCHEDULES else str(self.schedule['iterations']) + 'it'}".replace("/", "-")
+
+
+def _loud(check):
+    """Let a parameter check's ConfigError reach the terminal too (papermill shows it only after its own traceback)."""
+    def checked(*args, **kwargs):
+        try:
+            return check(*args, **kwargs)
+        except ConfigError as error:
+            announce(f"error: {error}")
+            raise
+    checked.__doc__, checked.__name__ = check.__doc__, check.__name__
+    return checked
+
+
+@_loud
+def request(data: str = "auto", schedule="full", device: str = "auto", results: str = "results",
+            train_missing: bool | None = None) -> Request:
+    """Check a notebook's common parameters (ConfigError naming the problem and the fix) and move to the
+    project root, so that results/ and data/ are found wherever the notebook was started."""
+    enter_project_root()
+    if isinstance(schedule, str):
+        settings = schedule_settings(schedule)
+    elif isinstance(schedule, int) and not isinstance(schedule, bool) and schedule >= 1:
+        settings = {"iterations": schedule}
+    else:
+        raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)} or a number of iterations >= 1, got {schedule!r}")
+    if device not in ("auto", "cpu", "cuda"):
+        raise ConfigError(f"unknown device {device!r}; valid: auto, cpu, cuda")
+    source = default_source() if data == "auto" else str(data)
+    if train_missing is None:
+        train_missing = os.environ.get("RESNET_LIB_REPORT_ONLY", "0") != "1"
+    if train_missing:
+        locate(source)  # fail here, with the fix, rather than after minutes of work
+    return Request(source, settings, device, Path(results), bool(train_missing))
+
+
+@_loud
+def whole_numbers(name: str, value) -> list[int]:
+    """`value` (an int or a list of them, each >= 1, or >= 0 for seeds) as a list, or ConfigError."""
+    values = [value] if isinstance(value, int) else list(value) if isinstance(value, (list, tuple)) else None
+    low = 0 if "seed" in name else 1
+    if not values or any(not isinstance(v, int) or isinstance(v, bool) or v < low for v in values):
+        raise ConfigError(f"{name} must be a whole number >= {low} or a list of them, got {value!r}")
+    return values
+
+
+@_loud
+def shortcut_options(options) -> list[str]:
+    """Shortcut options as upper-case letters, or ConfigError naming the bad ones."""
+    bad = [o for o in options if str(o).upper() not in SHORTCUT_OPTIONS]
+    if bad:
+        raise ConfigError(f"unknown shortcut option(s) {bad}; valid options: {', '.join(SHORTCUT_OPTIONS)}")
+    return [str(o).upper() for o in options]
+
+
+def runs(req: Request, archs: list[str], seeds: list[int], shortcuts: list[str | None] = (None,)
+         ) -> tuple[list[Run], list[TrainConfig]]:
+    """(finished runs, configs still missing) of `archs` x `shortcuts` x `seeds`: recorded ones reused,
+    the others trained or resumed when `req.train_missing`."""
+    from .train import estimate_seconds, pick_device, train
+
+    found, missing = [], []
+    configs = [TrainConfig(arch=arch, seed=seed, shortcut=shortcut, data=req.source, **req.schedule)
+               for shortcut in shortcuts for arch in archs for seed in seeds]
+    for config in configs:
+        run = find_run(config, req.results)
+        if run is None and req.train_missing:
+            if pick_device(req.device).type == "cpu":
+                seconds = estimate_seconds(config, "cpu")
+                duration = f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{max(seconds / 60, 1):.0f} min"
+                announce(f"training {config.arch} (seed {config.seed}, {config.iterations} iterations) on the CPU: "
+                         f"about {duration} (from 3 timed iterations, evaluations not counted)")
+            run = train(config, out_dir=req.results, device=req.device, resume=True)
+        (found if run is not None else missing).append(run if run is not None else config)
+    return found, missing
+
+
+def shown_runs(req: Request, archs: list[str], found: list[Run]) -> list[Run]:
+    """What a notebook shows: the requested runs if any are recorded, else the recorded runs of the same
+    architectures and data on the longest other schedule there is (the titles then say which)."""
+    if found:
+        return found
+    table = load_runs(req.results)
+    if table.empty:
+        return []
+    table = table[table["finished"] & table["arch"].isin(archs) & (table["data_sha256"] == identify(req.source)[1])]
+    if table.empty:
+        return []
+    longest = table["iterations"].max()
+    return [Run(p) for p in table[table["iterations"] == longest]["path"]]
+
+
+# Figures ------------------------------------------------------------------------------------------
+
+def figure6(req: Request, shown: list[Run], name: str) -> None:
+    """Figure 6: plain nets (left) and ResNets (right), training error dashed, test error bold."""
+    plain = [r for r in shown if r.config().arch.startswith("plain")]
+    resnets = [r for r in shown if not r.config().arch.startswith("plain")]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    plots.error_curves(axes[0], plain, ylim=_ylim(shown))
+    plots.error_curves(axes[1], resnets, ylim=_ylim(shown))
+    axes[0].set_title(f"plain nets {short_title(plain)}", fontsize=9)
+    axes[1].set_title(f"ResNets {short_title(resnets)}", fontsize=9)
+    _save_and_show(fig, f"{name}-{req.label}")
+
+
+def error_figure(req: Request, shown: list[Run], title: str, name: str) -> None:
+    """Training (dashed) and test (bold) error of `shown` in one panel."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    plots.error_curves(ax, shown, ylim=_ylim(shown))
+    ax.set_title(f"{title} {short_title(shown)}", fontsize=9)
+    _save_and_show(fig, f"{name}-{req.label}")
+
+
+def figure7(req: Request, shown: list[Run]) -> list[Run]:
+    """Figure 7: std of layer responses in layer order (top) and sorted (bottom), one run per
+    architecture (the first recorded); returns the runs drawn."""
+    by_arch = {}
+    for run in shown:
+        by_arch.setdefault(run.config().arch, run)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 7))
+    plots.layer_responses(top, bottom, {a: r.summary()["layer_responses"] for a, r in by_arch.items()})
+    top.set_title(f"std of layer responses {short_title(list(by_arch.values()))}", fontsize=9)
+    fig.tight_layout()
+    _save_and_show(fig, f"fig7-{req.label}")
+    return list(by_arch.values())
+
+
+def _ylim(shown: list[Run]) -> tuple[float, float] | None:
+    return (0, 20) if shown and all(r.summary()["full_schedule"] for r in shown) else None
+
+
+def _save_and_show(fig, name: str) -> None:
+    save_figure(fig, name)
+    plt.show()
+
+
+# Tables -------------------------------------------------------------------------------------------
+
+def show_runs(shown: list[Run], with_paper: bool = True) -> None:
+    """Final errors of `shown` beside the paper's Table 6 (ResNets), and how they were made."""
+    table = run_table(shown)
+    if with_paper and not table.empty:
+        table["paper: test error"] = [paper.TABLE6.get(int(a[6:]), (0, 0, None))[2] if a.startswith("resnet") else None
+                                      for a in table["arch"]]
+    show_table(table)
+    show_provenance(shown)
+
+
+def show_table6(found: list[Run], depths: list[int]) -> None:
+    """Table 6: our test error per depth (mean ± std over seeds, best) beside the paper's and others'."""
+    stats = error_stats(found).set_index("arch") if found else pd.DataFrame()
+    rows = []
+    for depth in depths:
+        _, params, paper_error = paper.TABLE6[depth]
+        ours = stats.loc[f"resnet{depth}"] if f"resnet{depth}" in stats.index else None
+        paper_mean = paper.TABLE6_RESNET110_MEAN_STD[0] if depth == 110 else paper_error
+        rows.append({
+            "depth": depth, "params": params,
+            "paper": f"{paper_error} ({paper_mean}±{paper.TABLE6_RESNET110_MEAN_STD[1]})" if depth == 110 else f"{paper_error}",
+            "ours: mean ± std": "not yet run" if ours is None else f"{ours['mean']:.2f} ± {ours['std']:.2f}"
+            if ours["seeds"] > 1 else f"{ours['mean']:.2f}",
+            "ours: best": ours["best"] if ours is not None else None,
+            "seeds": int(ours["seeds"]) if ours is not None else 0,
+            "ours − paper (mean)": ours["mean"] - paper_mean if ours is not None else None,
+            **{name: results.get(depth) for name, results in paper.OTHER_REIMPLEMENTATIONS.items()},
+        })
+    show_table(pd.DataFrame(rows))
+    show_provenance(found)
+
+
+def show_identity_mappings(resnet110: list[Run], preact: list[Run]) -> None:
+    """The identity-mappings follow-up's ResNet-110 table: ours where measured, beside the paper's."""
+    ours = {"original": error_stats(resnet110), "full pre-activation": error_stats(preact)}
+    rows = []
+    for unit, paper_error in paper.IDENTITY_MAPPINGS_RESNET110.items():
+        stats = ours.get(unit)
+        measured = stats is not None and not stats.empty
+        rows.append({"residual unit (ResNet-110)": unit, "paper": paper_error,
+                     "ours: mean": stats["mean"].iloc[0] if measured else None,
+                     "ours: seeds": int(stats["seeds"].iloc[0]) if measured else 0})
+    show_table(pd.DataFrame(rows))
+    show_provenance(preact)
+
+
+def show_table3() -> None:
+    """The paper's ImageNet comparison of shortcut options (Table 3, top-1 error %)."""
+    show_table(pd.DataFrame([{"network": k, "top-1 error": v} for k, v in paper.TABLE3_TOP1.items()]))
+
+
+def show_shortcut_stats(found: list[Run]) -> None:
+    """Test error per (depth, shortcut option)."""
+    stats = error_stats(found, by=("arch", "shortcut"))
+    show_table(stats if not stats.empty else pd.DataFrame([{"result": "not yet run"}]))
+    show_provenance(found)
+
+
+def show_layer_response_stats(drawn: list[Run]) -> None:
+    rows = [{"arch": r.config().arch, "layers": len(r.summary()["layer_responses"]),
+             "mean std": np.mean(r.summary()["layer_responses"]), "max std": np.max(r.summary()["layer_responses"]),
+             "iterations": r.config().iterations} for r in drawn]
+    show_table(pd.DataFrame(rows), floatfmt=".3f")
+    show_provenance(drawn)
+
+
+def show_architectures() -> None:
+    """Table 1: ImageNet nets, our multiply-adds beside the paper's FLOPs."""
+    rows = []
+    for depth, flops in paper.TABLE1_FLOPS.items():
+        for kind in ("plain", "resnet"):
+            if kind == "plain" and depth not in (18, 34):
+                continue
+            info = describe(f"imagenet-{kind}{depth}")
+            rows.append({"network": info["arch"], "shortcut": info["shortcut"] or "-", "layers": info["layers"],
+                         "params (M)": info["params"] / 1e6, "ours: mult-adds (G)": info["macs"] / 1e9,
+                         "paper: FLOPs (G)": flops / 1e9, "ours / paper": info["macs"] / flops})
+    show_table(pd.DataFrame(rows), floatfmt=".3f")
+
+
+def show_parameters(shortcuts: list[str]) -> None:
+    """Table 6's parameter counts: plain and each shortcut option, beside the paper's."""
+    rows = []
+    for depth, (n, paper_params, _) in paper.TABLE6.items():
+        row = {"depth": depth, "n": n, "paper: params": paper_params, "plain": describe(f"plain{depth}")["params"]}
+        for option in shortcuts:
+            row[f"ResNet {option}"] = describe(f"resnet{depth}", option)["params"]
+        row["mult-adds (M), A"] = describe(f"resnet{depth}")["macs"] / 1e6
+        rows.append(row)
+    show_table(pd.DataFrame(rows), floatfmt=",.1f")
+
+
+def show_benchmarks(results: str | Path) -> None:
+    table = benchmark_table(Path(results) / "benchmarks")
+    if table.empty:
+        print("No benchmark recorded yet. Record one with\n\n    python benchmarks/throughput.py\n")
+    else:
+        show_table(table)
+
+
+def show_run_times(results: str | Path) -> None:
+    """Hardware, images/s and wall time of every finished run, to plan one's own."""
+    table = load_runs(results)
+    if table.empty:
+        print("no recorded runs")
+        return
+    table = table[table["finished"]]
+    show_table(table.reindex(columns=["arch", "iterations", "environment.hardware", "images_per_s", "wall_time_s"])
+               .rename(columns={"environment.hardware": "hardware", "images_per_s": "img/s", "wall_time_s": "wall time (s)"}),
+               floatfmt=".1f")
+
+
+def show_all_runs(results: str | Path) -> None:
+    """Every recorded run with its provenance."""
+    table = load_runs(results)
+    if table.empty:
+        print("no recorded runs")
+        return
+    columns = {"run": "run", "finished": "finished", "iterations": "iterations", "final.test_error": "test error",
+               "data.name": "data", "data.sha256": "data sha256", "environment.hardware": "hardware",
+               "environment.torch": "torch", "environment.git_commit": "commit", "wall_time_s": "wall time (s)"}
+    shown = table.reindex(columns=list(columns)).rename(columns=columns)
+    shown["data sha256"] = shown["data sha256"].str[:12]
+    shown["commit"] = shown["commit"].str[:12]
+    show_table(shown)
+
+
+def show_missing(req: Request, missing: list[TrainConfig]) -> None:
+    """Configurations not yet recorded, with the commands that record them."""
+    report.show_missing(missing, req.results)
+
+
+def show_other_runs(req: Request, archs: list[str], found: list[Run]) -> None:
+    """Recorded runs of `archs` on another schedule than the one asked for."""
+    others = [r for r in shown_runs(req, archs, []) if r not in found]
+    show_table(run_table(others)) if others else print("none")
