@@ -15,7 +15,7 @@ from .analysis import describe
 from .checkpoint import CheckpointError
 from .config import SCHEDULES, ConfigError, TrainConfig, cli_fields, parse_arch, schedule_settings
 from .data import load_dataset
-from .results import RESULTS_DIR, RunBusy
+from .results import RESULTS_DIR, SMOKE_DIR, RunBusy
 
 PAPER_ARCHS = (
     [f"resnet{d}" for d in (20, 32, 44, 56, 110, 1202)]
@@ -115,7 +115,7 @@ def _add_config_options(p: argparse.ArgumentParser, required: tuple = (), skip: 
 
 def _add_execution_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--out", default=str(RESULTS_DIR), help="results folder (default: results)")
+    p.add_argument("--out", help="results folder (default: results; results/smoke for synthetic data, kept out of the record)")
     p.add_argument("--time-limit", type=float, help="checkpoint and stop after this many seconds (resume later)")
 
 
@@ -153,6 +153,11 @@ def train_command(config: TrainConfig, results: str | Path = RESULTS_DIR) -> str
     return " ".join(parts)
 
 
+def _out(args, data: str | None) -> str:
+    """Where runs are recorded: --out, else results/ (results/smoke/ for runs on synthetic data)."""
+    return args.out or str(SMOKE_DIR if data == "synthetic" else RESULTS_DIR)
+
+
 def _list(kind):
     def parse(value: str) -> list:
         try:
@@ -176,7 +181,7 @@ def _train(args) -> int:
     if args.download:
         load_dataset(config.data, download=True)
     try:
-        run = train(config, out_dir=args.out, device=args.device, resume=args.resume, stop_at=args.stop_at,
+        run = train(config, out_dir=_out(args, config.data), device=args.device, resume=args.resume, stop_at=args.stop_at,
                     time_limit=args.time_limit, progress=not args.no_progress)
     except TrainingInterrupted as stop:
         print(f"interrupted: {stop}", file=sys.stderr)
@@ -199,9 +204,11 @@ def _sweep(args) -> int:
     configs = [_config(args, arch=arch, shortcut=shortcut if parse_arch(arch).residual else None, seed=seed)
                for arch in args.archs for shortcut in (args.shortcuts or [None]) for seed in args.seeds]
     configs = list({json.dumps(c.experiment()): c for c in configs}.values())  # plain nets once whatever the shortcuts
+    data = configs[0].data
     if args.download:
-        load_dataset(args.data, download=True)
-    for config, (run, finished) in zip(configs, sweep(configs, args.concurrent, args.out, args.device, args.time_limit)):
+        load_dataset(data, download=True)
+    done = sweep(configs, args.concurrent, _out(args, data), args.device, args.time_limit)
+    for config, (run, finished) in zip(configs, done):
         where = run.path if run else f"{config.arch} seed {config.seed} (not started)"
         print(f"{'finished' if finished else 'unfinished (rerun to continue)'}: {where}")
     return 0

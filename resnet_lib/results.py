@@ -29,6 +29,7 @@ import pandas as pd
 from .config import SCHEDULES, TrainConfig
 
 RESULTS_DIR = Path("results")
+SMOKE_DIR = RESULTS_DIR / "smoke"  # runs on synthetic data: tries, never part of the record (git-ignored)
 METRIC_COLUMNS = ["iteration", "lr", "train_loss", "train_error", "val_loss", "val_error",
                   "test_loss", "test_error", "elapsed_s"]
 
@@ -152,7 +153,8 @@ def find_run(config: TrainConfig, root: str | Path = RESULTS_DIR, finished: bool
 
 
 def list_runs(root: str | Path = RESULTS_DIR) -> list[Run]:
-    return sorted((Run(p.parent) for p in Path(root).glob("**/config.json")), key=lambda r: r.path.name)
+    """The run folders directly under `root` (not those in its subfolders, such as results/smoke/)."""
+    return sorted((Run(p.parent) for p in Path(root).glob("*/config.json")), key=lambda r: r.path.name)
 
 
 def load_runs(root: str | Path = RESULTS_DIR) -> pd.DataFrame:

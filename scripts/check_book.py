@@ -1,14 +1,16 @@
 """Open every page of the built book in headless Chromium and check that it works offline.
 
-For each page: it loads, every image has decoded pixels, and math (if any) was typeset by the local
-MathJax without errors. Saves a screenshot of each page to book/_build/screenshots/. Exits 1 on any
-failure. Needs Debian's chromium and chromium-driver, and selenium.
+For each page: it loads, every image has decoded pixels, math (if any) was typeset by the local
+MathJax without errors, no raw Python object repr (`<IPython.core.display.Markdown object>`) or
+absolute path of the machine that built it shows, and no table is wider than the text column at
+1280 px. Saves a screenshot of each page to book/_build/screenshots/. Exits 1 on any failure. Needs Debian's chromium and chromium-driver, and selenium.
 
     .venv/bin/python scripts/check_book.py [book/_build/html]
 """
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from pathlib import Path
@@ -18,6 +20,7 @@ from selenium.webdriver.chrome.service import Service
 
 SKIP = {"search.html", "genindex.html", "index.html"}  # index.html only redirects to the first page
 MATH_TIMEOUT_S = 30
+ABSOLUTE_PATH = "(?:" + "|".join(re.escape(str(p)) for p in {Path.cwd().resolve(), Path.home()}) + r")/[^\s'\"]*"
 
 
 def browser() -> webdriver.Chrome:
@@ -49,6 +52,14 @@ def check_page(driver, page: Path, shots: Path) -> list[str]:
     problems += [f"image did not load: {src}" for src in broken]
     if not driver.execute_script("return document.querySelector('main, article, .bd-article') !== null"):
         problems.append("no article content")
+    text = driver.execute_script("return (document.querySelector('main, article, .bd-article') || document.body).innerText")
+    problems += [f"raw object repr shown: {m}" for m in sorted(set(re.findall(r"<[\w.]+ object(?: at 0x[0-9a-f]+)?>", text)))]
+    problems += [f"absolute path shown: {m}" for m in sorted(set(re.findall(ABSOLUTE_PATH, text)))]
+    wide = driver.execute_script(
+        "return Array.from(document.querySelectorAll('article table, main table')).filter(t => {"
+        " const c = t.closest('.bd-article') || t.parentElement; return t.scrollWidth > c.clientWidth + 1; }).length")
+    if wide:
+        problems.append(f"{wide} table(s) wider than the text column at 1280 px")
     images = driver.execute_script("return document.images.length")
     height = driver.execute_script("return document.body.scrollHeight")
     driver.set_window_size(1280, min(max(height, 800), 8000))

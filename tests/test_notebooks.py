@@ -45,6 +45,20 @@ def test_fig6_trains_what_is_missing_then_reuses_it(tmp_path):
     assert all(not s["full_schedule"] for s in summaries)
 
 
+def test_trying_the_readme_example_changes_neither_the_record_nor_the_notebook_checks(tmp_path):
+    """The README's quick example, as a user tries it. Its runs stay in results/smoke (git-ignored), and the
+    notebook checks (nbval, collected after tests/ in the same session) then run with them present."""
+    def recorded():
+        return sorted(p.name for p in (ROOT / "results").iterdir() if p.name != "smoke")
+
+    before = recorded()
+    done = papermill("fig6_cifar.ipynb", tmp_path / "out.ipynb", "-p", "n", "1", "-p", "data", "synthetic",
+                     "-p", "schedule", "200")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert len(list((ROOT / "results" / "smoke").glob("*8-*-synthetic-200it-*/summary.json"))) == 2
+    assert recorded() == before
+
+
 @pytest.mark.parametrize("notebook, params, message", [
     ("fig6_cifar.ipynb", ["-p", "n", "0"], "n must be a whole number >= 1"),
     ("shortcuts.ipynb", ["-y", "options: [D]"], "unknown shortcut option"),
