@@ -1,4 +1,4 @@
-"""Command line: ``python -m resnet_lib {describe,train,sweep,campaign,evaluate} ...``.
+"""Command line: ``python -m resnet_lib {describe,train,sweep,campaign,publish,evaluate} ...``.
 
 Bad input exits with status 2 and one line naming the problem and the valid forms.
 """
@@ -81,6 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time-limit", type=float, help="seconds: checkpoint and stop before this much time has passed")
     p.add_argument("--dry-run", action="store_true", help="print the plan, its state and the time expected; train nothing")
     p.set_defaults(handler=_campaign)
+
+    p = commands.add_parser("publish", help="publish a finished run's weights (fp16) with a model card, for torch.hub")
+    p.add_argument("run", help="a finished run folder, e.g. results/resnet20-A-cifar10-jpeg-full-bf16-seed0-1a2b3c4d")
+    p.add_argument("--name", help="the published model's name (default: the architecture, e.g. resnet20)")
+    p.add_argument("--out", help="where to publish (default: published/)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.set_defaults(handler=_publish)
 
     p = commands.add_parser("evaluate", help="test (and validation) error of a checkpoint or weights file")
     p.add_argument("checkpoint", help="a run's checkpoint.pt, or weights.pt with config.json beside it")
@@ -218,6 +225,16 @@ def _campaign(args) -> int:
     from .campaign import WORK_DIR, run_campaign
 
     run_campaign(args.plan, args.out, args.work or WORK_DIR, args.time_limit, args.dry_run)
+    return 0
+
+
+def _publish(args) -> int:
+    from dataclasses import asdict
+
+    from .hub import publish
+
+    card = publish(args.run, args.name, args.out, args.device)
+    print(json.dumps(asdict(card), indent=2))
     return 0
 
 

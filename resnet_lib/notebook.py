@@ -316,6 +316,20 @@ def show_all_runs(results: str | Path) -> None:
     show_table(shown)
 
 
+def show_published() -> None:
+    """The published models' cards (resnet_lib.hub), beside the paper's test error."""
+    from .hub import cards
+
+    rows = [{"model": c.name, "arch": c.arch, "shortcut": c.shortcut or "-", "schedule": c.schedule, "data": c.data,
+             "precision": c.precision, "seed": c.seed, "test error (published file)": c.test_error,
+             "test error (run)": c.recorded_test_error, "paper": c.paper_test_error, "run": c.run}
+            for c in cards().values()]
+    if rows:
+        show_table(pd.DataFrame(rows))
+    else:
+        print("none published yet: a model is published when its run on the paper's full schedule is recorded")
+
+
 def show_missing(req: Request, missing: list[TrainConfig]) -> None:
     """Configurations not yet recorded, with the commands that record them."""
     report.show_missing(missing, req.results)

@@ -1,0 +1,72 @@
+"""Published weights through torch.hub, offline: entry points, clear errors, publish-then-load, cards that hold."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from resnet_lib import hub
+from resnet_lib.config import ConfigError, TrainConfig
+from resnet_lib.data import locate
+from resnet_lib.evaluation import evaluate
+from resnet_lib.train import make_pipeline, train
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = TrainConfig(arch="resnet8", data="synthetic", iterations=40, eval_every=20, batch_size=32, val_fraction=0.05)
+
+
+def test_entry_points_load_offline_from_a_checkout_and_list_from_the_hub_cache(tmp_path):
+    model = torch.hub.load(str(ROOT), "resnet56", source="local")
+    assert sum(p.numel() for p in model.parameters()) == 853_018 and model.training  # untrained, any depth
+    assert sum(p.numel() for p in torch.hub.load(str(ROOT), "cifar_net", source="local", depth=26).parameters()) > 0
+    (tmp_path / "hub").mkdir()
+    (tmp_path / "hub" / "owner_resnet_lib_main").symlink_to(ROOT)  # where torch.hub keeps a downloaded repository
+    code = ("import torch; print(' '.join(torch.hub.list('owner/resnet_lib:main', skip_validation=True, "
+            "trust_repo=True, verbose=False)))")
+    listed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "TORCH_HOME": str(tmp_path)}).stdout.split()
+    assert {"resnet20", "resnet1202", "plain56", "preact_resnet110", "imagenet_resnet50", "cifar_net"} <= set(listed)
+    assert not any(name.startswith("_") or name == "entry_points" for name in listed)
+
+
+def test_pretrained_weights_that_are_not_published_are_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(hub, "PUBLISHED_DIR", tmp_path)
+    with pytest.raises(ConfigError, match="no trained weights are published for resnet32; published: none yet"):
+        torch.hub.load(str(ROOT), "resnet32", source="local", pretrained=True)
+
+
+def test_a_published_run_loads_in_one_line_and_its_card_holds(tmp_path, monkeypatch):
+    monkeypatch.setattr(hub, "PUBLISHED_DIR", tmp_path / "published")
+    run = train(TINY, out_dir=tmp_path / "results", device="cpu", progress=False)
+    card = hub.publish(run.path)
+    assert card.file.stat().st_size < hub.MAX_FILE_BYTES and card.run == run.path.name and card.params == 75290
+    assert abs(card.test_error - run.summary()["final"]["test_error"]) <= 0.5  # fp16 weights, same predictions nearly
+    assert hub.cards()["resnet8"] == card and json.loads((tmp_path / "published" / "resnet8.json").read_text())["seed"] == 0
+
+    model = hub.load("resnet8", pretrained=True)  # what the resnet20, ... entry points do for their architectures
+    assert not model.training
+    pipeline = make_pipeline(run.config(), torch.device("cpu"))
+    images = pipeline.dataset.test_images[:16]
+    with torch.no_grad():
+        ours = model(hub.preprocess("resnet8")(images))  # uint8 or [0, 1] images in, as users have them
+        reference = model(next(pipeline.eval_batches("test"))[0][:16])
+    assert torch.allclose(ours, reference, atol=1e-4)
+
+
+@pytest.mark.parametrize("card", list(hub.cards().values()), ids=lambda c: c.name)
+def test_each_published_model_reproduces_its_cards_test_error(card):
+    try:
+        locate(card.data)
+    except ConfigError:
+        pytest.skip(f"{card.data} is not on this machine")
+    config = TrainConfig(arch=card.arch, shortcut=card.shortcut, data=card.data)
+    pipeline = make_pipeline(config, torch.device("cpu"))
+    assert pipeline.identity()["sha256"] == card.data_sha256
+    model = hub.load(card.arch, pretrained=True) if hub.card_for(card.arch) == card else None
+    assert model is not None
+    assert torch.equal(hub.preprocess(card.arch).mean, pipeline.mean)
+    assert round(evaluate(model, pipeline.eval_batches("test"))[1], 2) == card.test_error
