@@ -10,13 +10,10 @@
 # Checkpoints (*.pt) stay on the device, where a later command of the same session resumes them.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-export RESNET_LIB_COMMIT="$1"
+export RESNET_LIB_COMMIT="$1" RESNET_LIB_JPEG_ARCHIVE=data/cifar10-jpeg.tar.gz  # --data cifar10-jpeg reads the carried archive
 shift
-if [ ! -d data/cifar10-jpeg ] && [ -f data/cifar10-jpeg.tar.gz ]; then
-    tar xzf data/cifar10-jpeg.tar.gz -C data/
-fi
 PYTHONUNBUFFERED=1 "$@"
 status=$?
-tar czf "${OUT:?the device sets OUT}/results.tgz" --exclude='*.pt' --exclude='*.tmp' results
+tar czf "${OUT:?the device sets OUT}/results.tgz" --exclude='*.pt' --exclude='*.tmp' --exclude=lock --exclude=smoke results
 echo "packed $(tar tzf "$OUT/results.tgz" | grep -c summary.json) finished runs into \$OUT/results.tgz"
 exit $status

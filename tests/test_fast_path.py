@@ -6,6 +6,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import torch
+
+from resnet_lib import fastpath
 from resnet_lib.config import TrainConfig
 from resnet_lib.report import benchmark_table
 from resnet_lib.sweep import sweep
@@ -52,3 +55,18 @@ def test_benchmark_script_runs_with_tiny_settings(tmp_path):
     assert "resnet8" in done.stdout and "recorded in" in done.stdout
     table = benchmark_table(tmp_path)  # what the book's performance chapter shows
     assert table.loc[0, "arch"] == "resnet8" and table.loc[0, "speed-up"] == row["speedup"]
+
+
+def test_auto_settings_follow_the_hardware_and_bf16_without_native_support_says_so(monkeypatch):
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(fastpath, "cpu_flags", lambda: frozenset({"avx2"}))  # an AVX2-only CPU (Zen 3)
+    slow = fastpath.resolve(TrainConfig(data="synthetic"), cpu)
+    assert (slow.precision, slow.channels_last, slow.compile) == ("fp32", True, True)
+    assert not fastpath.resolve(TrainConfig(data="synthetic", iterations=200), cpu).compile  # too short to repay it
+    warning = fastpath.slow_precision_warning(replace(slow, precision="bf16"), cpu)
+    assert "no native bf16" in warning and "13x slower" in warning and "--precision fp32" in warning
+    assert "AVX2" in fastpath.cpu_capability()
+    monkeypatch.setattr(fastpath, "cpu_flags", lambda: frozenset({"avx512f", "avx512_bf16", "amx_bf16"}))
+    assert fastpath.slow_precision_warning(replace(slow, precision="bf16"), cpu) is None
+    native = fastpath.resolve(TrainConfig(data="synthetic"), cpu).precision
+    assert native == ("bf16" if fastpath.BF16_BY_DEFAULT else "fp32")  # bf16 by default only after the numerics check
