@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 from pathlib import Path
 
 import torch
@@ -14,14 +16,33 @@ class CheckpointError(Exception):
     """A checkpoint that cannot be used: missing, truncated, corrupt, or not written by resnet_lib."""
 
 
+class RecordWriteError(Exception):
+    """A checkpoint or record that could not be written (a full disk, most often); nothing half-written is left."""
+
+
 def atomic_save(obj, path: str | Path) -> None:
-    """torch.save to a temporary file beside `path`, then rename: a crash never leaves a broken file."""
+    """torch.save to a temporary file beside `path`, then rename: a crash never leaves a broken file, and a
+    failed write (RecordWriteError) leaves the previous file as it was and no temporary file."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
+    try:
+        torch.save(obj, tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+    except (OSError, RuntimeError) as error:  # torch reports a full disk as RuntimeError ("unexpected pos ...")
+        tmp.unlink(missing_ok=True)
+        raise write_error(path, error) from None
     os.replace(tmp, path)
+
+
+def write_error(path: Path, error: Exception) -> RecordWriteError:
+    """One line: which file in which folder could not be written, why, and what was kept."""
+    free = shutil.disk_usage(path.parent).free
+    full = getattr(error, "errno", None) == errno.ENOSPC or free < 1 << 20
+    why = f"the disk is full ({free // 1024} KiB free)" if full else f"{type(error).__name__}: {error}"
+    kept = f"the previous {path.name} is kept" if path.exists() else f"no earlier {path.name} was there"
+    return RecordWriteError(f"could not write {path.name} in {path.parent}: {why}; {kept}. Free space and rerun "
+                            f"with --resume")
 
 
 def load_checkpoint(path: str | Path, map_location="cpu") -> dict:

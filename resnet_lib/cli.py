@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from .analysis import describe
-from .checkpoint import CheckpointError
+from .checkpoint import CheckpointError, RecordWriteError
 from .config import SCHEDULES, ConfigError, TrainConfig, cli_fields, parse_arch, schedule_settings
 from .data import load_dataset
 from .results import RESULTS_DIR, SMOKE_DIR, RunBusy
@@ -271,6 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, CheckpointError, RunBusy) as error:
         print(f"python -m resnet_lib {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except RecordWriteError as error:
+        print(f"python -m resnet_lib {args.command}: error: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

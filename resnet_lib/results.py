@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .checkpoint import write_error
 from .config import SCHEDULES, TrainConfig
 
 RESULTS_DIR = Path("results")
@@ -92,8 +93,11 @@ class Run:
                 csv.writer(f).writerow(METRIC_COLUMNS)
 
     def append_metrics(self, row: dict) -> None:
-        with open(self.metrics_file, "a", newline="") as f:
-            csv.writer(f).writerow([row[c] for c in METRIC_COLUMNS])
+        try:
+            with open(self.metrics_file, "a", newline="") as f:
+                csv.writer(f).writerow([row[c] for c in METRIC_COLUMNS])
+        except OSError as error:
+            raise write_error(self.metrics_file, error) from None
 
     def truncate_metrics(self, iteration: int) -> None:
         """Drop rows after `iteration` (written after the checkpoint a resumed run starts from)."""
@@ -128,8 +132,13 @@ class Run:
 
 
 def write_json(path: Path, obj) -> None:
+    """Write `obj` as JSON atomically; RecordWriteError (and no temporary file) if it cannot be written."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    try:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        raise write_error(path, error) from None
     tmp.replace(path)
 
 

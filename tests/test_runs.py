@@ -125,3 +125,25 @@ def test_a_torchrun_job_stops_together_at_its_time_limit_and_resumes_exactly(tmp
     b = load_checkpoint(other)
     assert a["state"]["iteration"] == b["state"]["iteration"] == at + 4
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 1 MiB tmpfs (root only): room for one checkpoint of resnet8, not for a second beside it."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)]).returncode:
+        pytest.skip("mounting a tmpfs needs root (run the tests as root to check a full disk)")
+    yield mount
+    subprocess.run(["umount", str(mount)])
+
+
+def test_a_full_disk_ends_with_one_line_keeps_the_last_checkpoint_and_leaves_no_temporary_file(tiny_disk):
+    args = ["train", "--arch", "resnet8", "--data", "synthetic", "--iterations", "40", "--eval-every", "4",
+            "--batch-size", "16", "--device", "cpu", "--no-progress", "--out", str(tiny_disk)]
+    done = subprocess.run([sys.executable, "-m", "resnet_lib", *args], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    (run,) = tiny_disk.iterdir()
+    assert "the disk is full" in done.stderr and str(run) in done.stderr and "previous checkpoint.pt is kept" in done.stderr
+    assert not list(tiny_disk.rglob("*.tmp"))
+    assert load_checkpoint(run / "checkpoint.pt")["state"]["iteration"] == 4  # the last good one, resumable
