@@ -112,8 +112,9 @@ def runs(req: Request, archs: list[str], seeds: list[int], shortcuts: list[str |
     from .train import estimate_seconds, pick_device, train
 
     found, missing = [], []
-    configs = [TrainConfig(arch=arch, seed=seed, shortcut=shortcut, data=req.source, **req.schedule)
-               for shortcut in shortcuts for arch in archs for seed in seeds]
+    data_sha256 = identify(req.source)[1]  # once, not once per config
+    configs = [TrainConfig(arch=arch, seed=seed, shortcut=shortcut, data=req.source, data_sha256=data_sha256,
+                           **req.schedule) for shortcut in shortcuts for arch in archs for seed in seeds]
     for config in configs:
         run = find_run(config, req.results)
         if run is None and req.train_missing:

@@ -28,6 +28,7 @@ import pandas as pd
 
 from .checkpoint import write_error
 from .config import SCHEDULES, TrainConfig
+from .data import identify
 
 RESULTS_DIR = Path("results")
 SMOKE_DIR = RESULTS_DIR / "smoke"  # runs on synthetic data: tries, never part of the record (git-ignored)
@@ -148,8 +149,6 @@ def find_run(config: TrainConfig, root: str | Path = RESULTS_DIR, finished: bool
     `config` may leave its data identity to be looked up (data.identify) and its precision "auto":
     then a recorded fp32 run is preferred, a bf16 one taken otherwise.
     """
-    from .data import identify
-
     if config.data_sha256 is None:
         config = replace(config, data_sha256=identify(config.data)[1])
     for precision in (["fp32", "bf16"] if config.precision == "auto" else [config.precision]):
