@@ -15,14 +15,19 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
-import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
 
 from . import fastpath
 from .config import ConfigError, TrainConfig, schedule_settings
@@ -58,8 +63,10 @@ def load_plan(path: str | Path = PLAN) -> list[Step]:
         raise ConfigError(f"{path} is not valid TOML: {error}") from None
     steps = []
     for entry in plan.get("step", []):
+        schedule = entry.get("schedule", "full")  # a named schedule, or a number of iterations for a try
+        settings = {"iterations": schedule} if isinstance(schedule, int) else schedule_settings(schedule)
         configs = [TrainConfig(arch=arch, shortcut=shortcut, seed=seed, precision=precision, data=plan.get("data", "cifar10"),
-                               **schedule_settings(entry.get("schedule", "full")))
+                               **settings)
                    for arch in entry["archs"] for shortcut in entry.get("shortcuts", [None])
                    for precision in entry.get("precisions", ["auto"]) for seed in entry.get("seeds", [0])]
         steps.append(Step(entry["name"], configs, entry.get("native_bf16", False)))
@@ -85,18 +92,41 @@ def run_campaign(plan: str | Path = PLAN, results: str | Path = RESULTS_DIR, wor
         if remaining is not None:
             command += ["--time-limit", f"{remaining - 60:.0f}"]  # a minute for loading data and the last checkpoint
         announce(f"campaign: {' '.join(['python'] + command)}")
-        status = subprocess.run([sys.executable] + command).returncode
+        status, stopped = _train_in_child([sys.executable] + command)
         run = find_run(config, work)
         if run is not None:
             copy_records(run, results)
             announce(f"campaign: recorded {Path(results) / run.path.name} (test error "
                      f"{run.summary()['final']['test_error']:.2f}%); commit it")
             finished += 1
-        elif status != 0:
+        if stopped:
+            announce(f"campaign: stopped on {stopped}; the run saved a checkpoint in {work} and resumes next time")
+            break
+        if run is None and status != 0:
             announce(f"campaign: the run ended with status {status}; going on with the next")
-        else:
+        elif run is None:
             break  # stopped at the time limit: the run is unfinished, the campaign too
     return finished
+
+
+def _train_in_child(command: list[str]) -> tuple[int, str | None]:
+    """Run a training process; a SIGTERM to the campaign is passed on to it (it checkpoints), and a
+    Ctrl-C reaches it through the terminal. Returns (its exit status, the signal that stopped us or None)."""
+    child = subprocess.Popen(command)
+    stopped = []
+
+    def stop(number, _frame):
+        stopped.append(signal.Signals(number).name)
+        if number == signal.SIGTERM:
+            child.send_signal(number)
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        status = child.wait()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return status, (stopped[0] if stopped else None)
 
 
 def _announce_plan(steps: list[Step], results, work: Path, device: torch.device) -> list[TrainConfig]:

@@ -9,6 +9,7 @@ import argparse
 import json
 import shlex
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from .analysis import describe
@@ -72,6 +73,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrent", type=_positive_int, default=4, help="runs trained at once (default 4)")
     _add_config_options(p, skip=("arch", "shortcut", "seed"))
     _add_execution_options(p)
+    slurm = p.add_argument_group("on a Slurm cluster (--executor slurm; results and data on a file system every node sees)")
+    slurm.add_argument("--executor", choices=("local", "slurm"), default="local",
+                       help="local: train here, --concurrent at a time (default); slurm: one job per run, as a job array")
+    slurm.add_argument("--partition", help="Slurm partition (default: the cluster's default)")
+    slurm.add_argument("--time", type=_positive_int, default=60, help="minutes per job; a run longer than that is "
+                       "checkpointed and requeued (default 60)")
+    slurm.add_argument("--cpus-per-run", type=_positive_int, default=2, help="CPU cores per run (default 2)")
+    slurm.add_argument("--gpus-per-run", type=int, default=0, help="GPUs per run; above 1, one process per GPU (DDP)")
+    slurm.add_argument("--tasks-per-run", type=_positive_int, help="processes per run (default: one per GPU, else 1)")
+    slurm.add_argument("--nodes", type=_positive_int, default=1, help="nodes per run (default 1)")
+    slurm.add_argument("--wait", action="store_true", help="wait for the jobs, with a progress bar; exit 1 if any failed")
     p.set_defaults(handler=_sweep)
 
     p = commands.add_parser("campaign", help="train the runs of a plan (campaign.toml) in order, within a time limit")
@@ -160,6 +172,25 @@ def train_command(config: TrainConfig, results: str | Path = RESULTS_DIR) -> str
     return " ".join(parts)
 
 
+def sweep_commands(configs: list[TrainConfig], results: str | Path = RESULTS_DIR) -> list[str]:
+    """Slurm sweep commands that record `configs`: one per group sharing every setting but arch, seed and
+    shortcut (a sweep trains the product of its lists; runs already recorded are skipped)."""
+    groups: dict[str, list[TrainConfig]] = {}
+    for config in configs:
+        common = train_command(replace(config, arch="resnet20", seed=0, shortcut=None), results)
+        groups.setdefault(common, []).append(config)
+    commands = []
+    for common, group in groups.items():
+        options = common.split(" --arch resnet20", 1)[1]
+        lists = [f"--archs {','.join(dict.fromkeys(c.arch for c in group))}",
+                 f"--seeds {','.join(dict.fromkeys(str(c.seed) for c in group))}"]
+        shortcuts = sorted({c.shortcut for c in group if c.shortcut and c.shortcut != "A"})
+        if shortcuts:
+            lists.append(f"--shortcuts {','.join(shortcuts)}")
+        commands.append(f"python -m resnet_lib sweep {' '.join(lists)}{options} --executor slurm --wait")
+    return commands
+
+
 def _out(args, data: str | None) -> str:
     """Where runs are recorded: --out, else results/ (results/smoke/ for runs on synthetic data)."""
     return args.out or str(SMOKE_DIR if data == "synthetic" else RESULTS_DIR)
@@ -214,11 +245,26 @@ def _sweep(args) -> int:
     data = configs[0].data
     if args.download:
         load_dataset(data, download=True)
+    if args.executor == "slurm":
+        return _sweep_on_slurm(args, configs, _out(args, data))
     done = sweep(configs, args.concurrent, _out(args, data), args.device, args.time_limit)
     for config, (run, finished) in zip(configs, done):
         where = run.path if run else f"{config.arch} seed {config.seed} (not started)"
         print(f"{'finished' if finished else 'unfinished (rerun to continue)'}: {where}")
     return 0
+
+
+def _sweep_on_slurm(args, configs: list[TrainConfig], out: str) -> int:
+    from .cluster import SlurmOptions, submit, wait
+
+    options = SlurmOptions(args.partition, args.time, args.cpus_per_run, args.gpus_per_run, args.tasks_per_run, args.nodes)
+    jobs = submit(configs, out, options)
+    if not args.wait or not jobs:
+        return 0
+    failed = wait(jobs, [TrainConfig.from_dict(j.submission().args[0]) for j in jobs])
+    for config, log in failed:
+        print(f"failed: {config.arch} seed {config.seed}; log {log}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _campaign(args) -> int:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from .config import TrainConfig
 from .console import announce
-from .cli import train_command
+from .cli import sweep_commands, train_command
 from .results import RESULTS_DIR, Run
 
 FIGURES_DIR = Path("figures")
@@ -92,15 +92,17 @@ def short_title(runs: list[Run]) -> str:
 
 
 def show_missing(missing: list[TrainConfig], results: str | Path = RESULTS_DIR) -> None:
-    """List configurations not yet recorded, with the exact commands that record them."""
+    """List configurations not yet recorded, with the exact commands that record them, here or on a cluster."""
     from IPython.display import Markdown, display
 
     if not missing:
         display(Markdown("All requested configurations are recorded."))
         return
     lines = [f"**{len(missing)} configuration(s) not yet recorded**; the paper's numbers stand alone for them "
-             f"until these commands are run (on a GPU):", "", "```bash"]
+             f"until these commands are run:", "", "```bash"]
     lines += [train_command(c, results) for c in missing]
+    lines += ["```", "", "or all at once on a Slurm cluster (see the README):", "", "```bash"]
+    lines += sweep_commands(missing, results)
     lines += ["```"]
     display(Markdown("\n".join(lines)))
 

@@ -165,13 +165,14 @@ class TrainState:
 
 
 def train(config: TrainConfig, out_dir: str | Path = RESULTS_DIR, device: str = "auto", resume: bool = False,
-          stop_at: int | None = None, time_limit: float | None = None, progress: bool = True) -> Run:
+          stop_at: int | None = None, time_limit: float | None = None, progress: bool = True,
+          stop_signals: tuple = (signal.SIGINT, signal.SIGTERM)) -> Run:
     """Train `config` into its run folder under `out_dir` and return the Run.
 
     A finished run of the same experiment is returned as it is. An unfinished one is continued when
     `resume` (else ConfigError). `stop_at` (an iteration) or `time_limit` (seconds) end this call
-    early with a checkpoint, leaving the run unfinished and resumable. A run another live process
-    trains raises RunBusy.
+    early with a checkpoint, leaving the run unfinished and resumable. Each of `stop_signals` ends it
+    with a checkpoint too (TrainingInterrupted). A run another live process trains raises RunBusy.
     """
     rank, world, local_rank = _distributed()
     device = pick_device(device, local_rank)
@@ -190,11 +191,11 @@ def train(config: TrainConfig, out_dir: str | Path = RESULTS_DIR, device: str = 
     if run.finished:
         return run
     with run.lock() if rank == 0 else nullcontext():
-        return _train(run, config, data, device, rank, world, resume, stop_at, time_limit, progress)
+        return _train(run, config, data, device, rank, world, resume, stop_at, time_limit, progress, stop_signals)
 
 
 def _train(run: Run, config: TrainConfig, data, device: torch.device, rank: int, world: int, resume: bool,
-           stop_at: int | None, time_limit: float | None, progress: bool) -> Run:
+           stop_at: int | None, time_limit: float | None, progress: bool, stop_signals: tuple) -> Run:
     """The loop of `train`, with the run folder held and the data loaded."""
     if run.finished:  # finished by the process that held the lock before us
         return run
@@ -212,7 +213,7 @@ def _train(run: Run, config: TrainConfig, data, device: torch.device, rank: int,
                unit="it", dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 30, file=progress_stream())
     clock = time.perf_counter()
     model.train()
-    with _stop_on_signals() as signals, bar:
+    with _stop_on_signals(stop_signals) as signals, bar:
         should_stop = _StopDecision(signals, stop_at, time_limit, world, device)
         while state.iteration < config.iterations:
             reason = should_stop(state.iteration)
@@ -370,8 +371,8 @@ class _StopDecision:
 
 
 @contextmanager
-def _stop_on_signals():
-    """Turn the first SIGINT/SIGTERM into a flag the loop checks once per iteration (it then saves a
+def _stop_on_signals(signals: tuple):
+    """Turn the first of `signals` into a flag the loop checks once per iteration (it then saves a
     checkpoint and stops); a second one aborts at once. Main thread only."""
     flag = {"signal": None}
     if threading.current_thread() is not threading.main_thread():
@@ -383,7 +384,7 @@ def _stop_on_signals():
             raise KeyboardInterrupt(f"second {signal.Signals(number).name}: stopped without saving")
         flag["signal"] = signal.Signals(number).name
 
-    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.getsignal(s) for s in signals}
     for s in previous:
         signal.signal(s, handler)
     try:

@@ -6,6 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# The Slurm tests need a one-node cluster (scripts/slurm_local.sh): Debian's slurm-wlm and munge, as root.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! command -v slurmctld >/dev/null; then
+    echo "installing Debian's slurm-wlm and munge for the Slurm tests"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null
+fi
 .venv/bin/python -m pytest "$@"
 
 bash scripts/report.sh

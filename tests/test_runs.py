@@ -147,3 +147,30 @@ def test_a_full_disk_ends_with_one_line_keeps_the_last_checkpoint_and_leaves_no_
     assert "the disk is full" in done.stderr and str(run) in done.stderr and "previous checkpoint.pt is kept" in done.stderr
     assert not list(tiny_disk.rglob("*.tmp"))
     assert load_checkpoint(run / "checkpoint.pt")["state"]["iteration"] == 4  # the last good one, resumable
+
+
+def test_missing_runs_come_with_one_sweep_command_per_group_for_a_cluster():
+    from resnet_lib.cli import sweep_commands
+
+    eighth = [TrainConfig(arch=a, seed=s, data="cifar10-jpeg", **schedule_settings("1/8"))
+              for a in ("plain20", "resnet20") for s in (0, 1)]
+    b = TrainConfig(arch="resnet32", shortcut="B", data="cifar10-jpeg")
+    assert sweep_commands(eighth + [b]) == [
+        "python -m resnet_lib sweep --archs plain20,resnet20 --seeds 0,1 --data cifar10-jpeg --schedule 1/8 --executor slurm --wait",
+        "python -m resnet_lib sweep --archs resnet32 --seeds 0 --shortcuts B --data cifar10-jpeg --executor slurm --wait",
+    ]
+
+
+def test_a_campaign_trains_its_plan_in_order_records_each_run_and_skips_what_is_recorded(tmp_path):
+    plan = tmp_path / "plan.toml"
+    plan.write_text('data = "synthetic"\n[[step]]\nname = "tiny"\narchs = ["resnet8", "plain8"]\nschedule = 30\n')
+    args = [sys.executable, "-m", "resnet_lib", "campaign", "--plan", str(plan), "--out", str(tmp_path / "results"),
+            "--work", str(tmp_path / "work")]
+    dry = subprocess.run([*args, "--dry-run"], capture_output=True, text=True, timeout=300)
+    assert dry.returncode == 0 and "2 runs to train" in dry.stdout and not (tmp_path / "results").exists(), dry.stderr
+    done = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and done.stdout.count("campaign: recorded") == 2, done.stdout[-2000:] + done.stderr[-2000:]
+    recorded = sorted(p.parent.name for p in (tmp_path / "results").glob("*/summary.json"))
+    assert [r.split("-")[0] for r in recorded] == ["plain8", "resnet8"]
+    again = subprocess.run([*args, "--dry-run"], capture_output=True, text=True, timeout=300)
+    assert again.stdout.count(": recorded") == 2 and "0 runs to train" in again.stdout
