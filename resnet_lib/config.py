@@ -175,7 +175,7 @@ class TrainConfig:
     warmup_window: int = _setting(100, "iterations over which the warm-up's training error is measured",
                                   check=_positive[0], valid=_positive[1])
     eval_every: int | None = _setting(None, "iterations between test evaluations (default: 160 points on the full "
-                                      "schedule, 80 on shorter ones)", check=_positive_or_auto[0], valid=_positive_or_auto[1])
+                                      "schedule, 80 on shorter ones, every 50 at most for short tries)", check=_positive_or_auto[0], valid=_positive_or_auto[1])
     val_every: int | None = _setting(None, "iterations between validation evaluations, a multiple of --eval-every "
                                      "(default: every 4th evaluation)", check=_positive_or_auto[0], valid=_positive_or_auto[1])
     seed: int = _setting(0, "seed of initialisation, batch order and augmentation", check=_non_negative[0],
@@ -204,10 +204,12 @@ class TrainConfig:
 
     @property
     def eval_interval(self) -> int:
-        """Iterations between test evaluations: eval_every, or 160 points on the full schedule, 80 on shorter ones."""
+        """Iterations between test evaluations: eval_every, or 160 points on the full schedule, 80 on shorter
+        ones, but no more often than every 50 iterations (short tries would spend their time evaluating)."""
         if self.eval_every is not None:
             return self.eval_every
-        return max(1, self.iterations // (160 if self.iterations >= PAPER_ITERATIONS else 80))
+        points = 160 if self.iterations >= PAPER_ITERATIONS else 80
+        return max(min(50, self.iterations), self.iterations // points)  # short tries: every 50, not every few
 
     @property
     def val_interval(self) -> int:

@@ -10,9 +10,10 @@ if [ "$action" = stop ]; then
     pkill -f -- "-f $dir/slurm.conf" 2>/dev/null || true
     for _ in $(seq 20); do pgrep -f -- "-f $dir/slurm.conf" >/dev/null || break; sleep 0.5; done
     pkill -9 -f -- "-f $dir/slurm.conf" 2>/dev/null || true
+    pkill -9 -x slurmstepd 2>/dev/null || true  # job steps outlive their slurmd; only one such cluster runs here
     exit 0
 fi
-if pgrep -x slurmctld >/dev/null || pgrep -x slurmd >/dev/null; then
+if pgrep -x slurmctld >/dev/null || pgrep -x slurmd >/dev/null || pgrep -x slurmstepd >/dev/null; then
     echo "a Slurm daemon already runs on this machine; stop it first (scripts/slurm_local.sh stop DIR)" >&2
     exit 1
 fi
