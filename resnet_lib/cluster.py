@@ -39,6 +39,10 @@ class TrainJob:
         from .train import TrainingInterrupted, train
 
         env = submitit.JobEnvironment()
+        if os.environ.get("SLURM_CPUS_PER_TASK"):  # the cores Slurm gave this task, not all the node's
+            import torch
+
+            torch.set_num_threads(int(os.environ["SLURM_CPUS_PER_TASK"]))
         if env.num_tasks > 1:  # one run on several processes: what torchrun would set, from Slurm's variables
             submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
         requeue = signal.getsignal(signal.SIGUSR2)  # submitit's checkpoint-and-requeue handler

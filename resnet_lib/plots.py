@@ -19,6 +19,7 @@ def error_curves(ax, runs: list[Run], labels: list[str] | None = None, ylim: tup
     if not runs:
         ax.text(0.5, 0.5, "not yet run", ha="center", va="center", transform=ax.transAxes, color="gray")
         ax.set_xlabel("iter. (1e4)")
+        ax.set_ylabel("error (%)")
         return
     schedules = {run.config().schedule for run in runs}
     groups: dict[str, list[pd.DataFrame]] = {}

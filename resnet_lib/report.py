@@ -80,15 +80,17 @@ def show_provenance(runs: list[Run]) -> None:
 
 
 def short_title(runs: list[Run]) -> str:
-    """A figure-title suffix: data set, schedule and device, flagging short and CPU runs."""
+    """A figure-title suffix: schedule (flagging anything short of the paper's), device, precision, data set."""
     if not runs:
         return "(no recorded runs)"
-    summaries = [r.summary() for r in runs]
-    data = "/".join(sorted({s["data"]["name"] for s in summaries}))
-    iterations = "/".join(str(i) for i in sorted({s["iterations"] for s in summaries}))
-    short = "" if all(s["full_schedule"] for s in summaries) else "SHORT RUN, "
+    summaries, configs = [r.summary() for r in runs], [r.config() for r in runs]
+    schedules = "/".join(sorted({c.schedule for c in configs}))
+    full = all(s["full_schedule"] for s in summaries)
+    schedule = "paper's full schedule" if full else f"{schedules} schedule, SHORT: not the replication"
     devices = "/".join(sorted({s["environment"]["device"].upper() for s in summaries}))
-    return f"({short}{iterations} it., {devices}, {data})"
+    precision = "/".join(sorted({c.precision for c in configs}))
+    data = "/".join(sorted({s["data"]["name"] for s in summaries}))
+    return f"({schedule}; {devices}, {precision}, {data})"
 
 
 def show_missing(missing: list[TrainConfig], results: str | Path = RESULTS_DIR) -> None:
