@@ -26,9 +26,13 @@ def enter_project_root() -> Path:
 
 
 def show_table(table: pd.DataFrame, floatfmt: str = ".2f") -> None:
-    """Display a table as Markdown: rendered by Jupyter and the book, and a stable text for nbval."""
+    """Display a table as Markdown: rendered by Jupyter and the book, and a stable text for nbval. An
+    empty table says so (an empty Markdown display would show as a raw object in the book)."""
     from IPython.display import Markdown, display
 
+    if table.empty:
+        display(Markdown("*No recorded runs for this table yet.*"))
+        return
     display(Markdown(table.to_markdown(index=False, floatfmt=floatfmt, missingval="–")))
 
 
