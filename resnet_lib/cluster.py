@@ -50,7 +50,7 @@ class TrainJob:
             run = train(TrainConfig.from_dict(config), out_dir=out, device="auto", resume=True, progress=False,
                         stop_signals=(signal.SIGINT, signal.SIGTERM, signal.SIGUSR2))
         except TrainingInterrupted as stop:
-            if env.global_rank == 0 and "SIGUSR2" in str(stop) and callable(requeue):
+            if env.global_rank == 0 and stop.signal == "SIGUSR2" and callable(requeue):
                 requeue(signal.SIGUSR2, None)  # calls checkpoint() below, requeues the job, exits without a result
             raise SystemExit(-1) from None  # SIGTERM: Slurm requeues the job itself; leave no result behind
         return str(run.path)

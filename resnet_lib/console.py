@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from functools import lru_cache
 
 
@@ -27,6 +28,28 @@ def announce(message: str) -> None:
     print(message, flush=True)
     if _terminal() is not None:
         print(message, file=_terminal(), flush=True)
+
+
+def kernel_shutting_down(wait_s: float = 1.0) -> bool:
+    """Whether the notebook kernel we run in has been asked to shut down, waiting up to `wait_s` for the
+    request: papermill and nbval interrupt the kernel on a Ctrl-C in the terminal and ask it to shut down
+    right after, while the interrupt button of Jupyter only interrupts. False outside a kernel."""
+    kernel = getattr(sys.modules.get("IPython") and sys.modules["IPython"].get_ipython(), "kernel", None)
+    if kernel is None or not hasattr(kernel, "_shutdown_message"):  # ipykernel sets it when asked to shut down
+        return False
+    deadline = time.monotonic() + wait_s
+    while kernel._shutdown_message is None:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def leave_kernel(message: str, status: int = 130) -> None:
+    """End a kernel that is shutting down, after telling the terminal `message`: its sockets are closing,
+    so the notebook cannot show it, and the kernel's reply to the cell would only fail with a traceback."""
+    print(message, file=_terminal() or sys.__stderr__, flush=True)
+    os._exit(status)
 
 
 class _Tee:

@@ -25,7 +25,7 @@ import pandas as pd
 from . import paper, plots
 from .analysis import describe
 from .config import SCHEDULES, SHORTCUT_OPTIONS, ConfigError, TrainConfig, schedule_settings
-from .console import announce
+from .console import announce, kernel_shutting_down, leave_kernel
 from .data import default_source, identify, locate
 from . import report
 from .report import (benchmark_table, enter_project_root, error_stats, run_table, save_figure, short_title, show_provenance,
@@ -109,7 +109,7 @@ def runs(req: Request, archs: list[str], seeds: list[int], shortcuts: list[str |
          ) -> tuple[list[Run], list[TrainConfig]]:
     """(finished runs, configs still missing) of `archs` x `shortcuts` x `seeds`: recorded ones reused,
     the others trained or resumed when `req.train_missing`."""
-    from .train import estimate_seconds, pick_device, train
+    from .train import TrainingInterrupted, estimate_seconds, pick_device, train
 
     found, missing = [], []
     data_sha256 = identify(req.source)[1]  # once, not once per config
@@ -123,7 +123,20 @@ def runs(req: Request, archs: list[str], seeds: list[int], shortcuts: list[str |
                 duration = f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{max(seconds / 60, 1):.0f} min"
                 announce(f"training {config.arch} (seed {config.seed}, {config.iterations} iterations) on the CPU: "
                          f"about {duration} (from 3 timed iterations, evaluations not counted)")
-            run = train(config, out_dir=req.results, device=req.device, resume=True)
+            try:
+                run = train(config, out_dir=req.results, device=req.device, resume=True)
+            except TrainingInterrupted as stop:
+                message = (f"interrupted at iteration {stop.iteration} of {config.iterations}: checkpoint saved in "
+                           f"{stop.run_path}; run the same command again to resume from there")
+                if kernel_shutting_down():  # papermill or nbval after a Ctrl-C: the notebook is gone
+                    leave_kernel(message)
+                announce(message)
+                raise
+            except KeyboardInterrupt:  # before the training loop began (loading data, timing iterations)
+                if kernel_shutting_down():
+                    leave_kernel(f"interrupted before {config.arch} began training; nothing new to save. Run the "
+                                 f"same command again to continue")
+                raise
         (found if run is not None else missing).append(run if run is not None else config)
     return found, missing
 

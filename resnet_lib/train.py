@@ -44,7 +44,12 @@ STOP_SYNC_EVERY = 20  # iterations between the processes' agreement on stopping 
 
 
 class TrainingInterrupted(Exception):
-    """Training stopped on a signal after saving a checkpoint."""
+    """Training stopped on a signal after saving a checkpoint: `signal` (its name), the `iteration` it
+    stopped at and `run_path`, the folder holding the checkpoint."""
+
+    def __init__(self, message: str, signal: str, iteration: int, run_path: Path):
+        super().__init__(message)
+        self.signal, self.iteration, self.run_path = signal, iteration, run_path
 
 
 class TrainingDiverged(Exception):
@@ -223,7 +228,8 @@ def _train(run: Run, config: TrainConfig, data, device: torch.device, rank: int,
                 _save_checkpoint(run, config, state, raw_model, optimizer, rank)
                 if reason == "signal":
                     raise TrainingInterrupted(f"{signals['signal']} at iteration {state.iteration}: checkpoint saved in "
-                                              f"{run.path}; continue with --resume (the same command resumes a notebook)")
+                                              f"{run.path}; continue with --resume (the same command resumes a notebook)",
+                                              signals["signal"], state.iteration, run.path)
                 return run
 
             lr = config.lr_at(state.iteration, state.warming_up)

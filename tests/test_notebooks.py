@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -57,6 +58,32 @@ def test_trying_the_readme_example_changes_neither_the_record_nor_the_notebook_c
     assert done.returncode == 0, done.stderr[-3000:]
     assert len(list((ROOT / "results" / "smoke").glob("*8-*-synthetic-200it-*/summary.json"))) == 2
     assert recorded() == before
+
+
+def test_ctrl_c_under_papermill_ends_with_where_the_checkpoint_is(tmp_path):
+    """Ctrl-C in the terminal reaches papermill (the kernel runs in its own session); papermill interrupts
+    the kernel and shuts it down. The checkpoint is saved and the user's last lines say where it is."""
+    results = tmp_path / "results"
+    cmd = [sys.executable, "-m", "papermill", "--no-progress-bar", "notebooks/fig6_cifar.ipynb", str(tmp_path / "out.ipynb"),
+           "-p", "n", "1", "-p", "data", "synthetic", "-p", "schedule", "5000", "-p", "results", str(results)]
+    papermill = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                 env={**os.environ, "RESNET_LIB_REPORT_ONLY": "0"})
+    lines = []
+    for line in papermill.stderr:  # the kernel writes to the terminal too: wait until it is training
+        lines.append(line)
+        if line.startswith("training plain8"):
+            break
+    while not list(results.glob("plain8-*/checkpoint.pt")):  # the first one, saved at the first evaluation
+        assert papermill.poll() is None, "".join(lines)[-3000:]
+    papermill.send_signal(signal.SIGINT)
+    rest = papermill.stderr.read()
+    papermill.wait(timeout=60)
+    assert papermill.returncode != 0
+    last = [line for line in rest.splitlines() if line.strip()][-3:]
+    assert any("checkpoint saved in " + str(results / "plain8-") in line and "run the same command again to resume" in line
+               for line in last), rest[-3000:]
+    assert "Traceback" not in rest
+    assert list(results.glob("plain8-*/checkpoint.pt"))
 
 
 @pytest.mark.parametrize("notebook, params, message", [
