@@ -15,6 +15,7 @@ the tests set RESNET_LIB_REPORT_ONLY=1), in which case it is listed with the com
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from .data import default_source, identify, locate
 from . import report
 from .report import (benchmark_table, enter_project_root, error_stats, run_table, save_figure, short_title, show_provenance,
                      show_table)
-from .results import RESULTS_DIR, SMOKE_DIR, Run, find_run, load_runs
+from .results import RESULTS_DIR, SMOKE_DIR, Run, find_run, list_runs, load_runs
 
 @dataclass
 class Request:
@@ -342,6 +343,92 @@ def show_published() -> None:
         show_table(pd.DataFrame(rows))
     else:
         print("none published yet: a model is published when its run on the paper's full schedule is recorded")
+
+
+def show_status(results: str | Path) -> None:
+    """The replication at a glance: each experiment of the paper, the paper's number, ours (from the
+    recorded runs on the longest schedule there is, with its schedule, seeds, device and precision),
+    and what remains."""
+    runs = [r for r in list_runs(results) if r.finished and r.config().data_sha256]
+    rows = []
+    for depth, (_, _, paper_error) in paper.TABLE6.items():
+        best = _longest(runs, [f"resnet{depth}"], "A")
+        remains = {110: "full schedule, 5 seeds (the paper: best of 5)", 1202: "a GPU (issue 12)"}.get(depth, "full schedule")
+        rows.append({"experiment": f"Table 6: ResNet-{depth} test error", "paper": f"{paper_error}%",
+                     "ours": _errors(best, "test_error") or "not yet run",
+                     "remains": "–" if best and best[0].summary()["full_schedule"] else remains})
+    for claim, archs, paper_says, metric in [
+            ("Figure 6: deeper plain nets train worse", ["plain20", "plain56"], "plain-56 above plain-20 (training error)",
+             "train_error"),
+            ("Figure 6: deeper ResNets are better", ["resnet20", "resnet56"], "ResNet-56 6.97% < ResNet-20 8.75% (test)",
+             "test_error")]:
+        both = _longest(runs, archs, None, together=True)
+        rows.append({"experiment": claim, "paper": paper_says, "ours": _errors(both, metric, by_arch=True) or "not yet run",
+                     "remains": "–" if both and both[0].summary()["full_schedule"] else "full schedule"})
+    options = _longest(runs, ["resnet20"], ("A", "B", "C"), together=True)
+    rows.append({"experiment": "Shortcut options A/B/C", "paper": "ImageNet only (ResNet-34 top-1 25.03/24.52/24.19%)",
+                 "ours": _errors(options, "test_error", by_arch=True) or "not yet run",
+                 "remains": "–" if options else "ResNet-20 B and C"})
+    responses = _longest(runs, ["plain20", "resnet20"], None, together=True)
+    rows.append({"experiment": "Figure 7: smaller responses in ResNets", "paper": "ResNet std below plain, layer by layer",
+                 "ours": "; ".join(f"{_name(r)}: mean std {np.mean(r.summary()['layer_responses']):.2f}"
+                                              for r in responses) + _how(responses) if responses else "not yet run",
+                 "remains": "–" if responses and responses[0].summary()["full_schedule"] else "full schedule"})
+    show_table(pd.DataFrame(rows))
+
+
+def _name(run: Run) -> str:
+    """'ResNet-20', 'plain-56', 'ResNet-20 B' (the option is named where it is not the paper's A)."""
+    config = run.config()
+    kind, depth = re.fullmatch(r"([a-z_]+?)(\d+)", config.arch).groups()
+    name = {"resnet": "ResNet", "plain": "plain", "preact_resnet": "pre-act ResNet"}.get(kind, kind) + f"-{depth}"
+    return name + (f" {config.shortcut}" if config.shortcut not in (None, "A") else "")
+
+
+def _longest(runs: list[Run], archs: list[str], shortcuts, together: bool = False) -> list[Run]:
+    """Runs of `archs` (with one of `shortcuts`; None: any) on the full schedule, else the longest one
+    recorded; `together`: the longest schedule on which every arch (and shortcut) is recorded."""
+    wanted = (shortcuts,) if isinstance(shortcuts, str) else shortcuts
+    chosen = [r for r in runs if r.config().arch in archs and (wanted is None or r.config().shortcut in wanted)]
+    by_length: dict[int, list[Run]] = {}
+    for run in chosen:
+        by_length.setdefault(run.config().iterations, []).append(run)
+    for length in sorted(by_length, reverse=True):
+        group = by_length[length]
+        kinds = {(r.config().arch, r.config().shortcut) for r in group}
+        if not together or len(kinds) == len(archs) * (1 if wanted is None or isinstance(shortcuts, str) else len(wanted)):
+            return group
+    return []
+
+
+def _errors(runs: list[Run], metric: str, by_arch: bool = False) -> str:
+    """'8.61%' or '19.56 ± 0.28% (2 seeds)' per precision (and per arch), then how the runs were made."""
+    if not runs:
+        return ""
+    groups: dict[tuple, list[float]] = {}
+    for run in runs:
+        config = run.config()
+        groups.setdefault((_name(run) if by_arch else "", config.precision), []).append(run.summary()["final"][metric])
+    precisions = {p for _, p in groups}
+    parts = []
+    for (name, precision), values in groups.items():
+        value = f"{np.mean(values):.2f}" + (f" ± {np.std(values, ddof=1):.2f}" if len(values) > 1 else "") + "%"
+        label = " ".join(x for x in (name, precision if len(precisions) > 1 else "") if x)
+        parts.append(f"{label}: {value}" if label else value)
+    kind = "" if metric == "test_error" else {"train_error": " training error"}[metric]
+    return "; ".join(parts) + kind + _how(runs)
+
+
+def _how(runs: list[Run]) -> str:
+    """' (1/8 schedule, seeds 0-1, CPU, fp32)': schedule, seeds, device and precision of `runs`."""
+    configs, summaries = [r.config() for r in runs], [r.summary() for r in runs]
+    seeds = sorted({c.seed for c in configs})
+    schedule = "/".join(sorted({"full schedule" if s["full_schedule"] else f"{c.schedule} schedule"
+                                for c, s in zip(configs, summaries)}))
+    devices = "/".join(sorted({s["environment"]["device"].upper() for s in summaries}))
+    precisions = "/".join(sorted({c.precision for c in configs}))
+    return (f" ({schedule}, seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}, {devices}, "
+            f"{precisions})")
 
 
 def show_missing(req: Request, missing: list[TrainConfig]) -> None:
