@@ -29,7 +29,7 @@ from .config import SCHEDULES, SHORTCUT_OPTIONS, ConfigError, TrainConfig, sched
 from .console import announce, kernel_shutting_down, leave_kernel
 from .data import default_source, identify, locate
 from . import report
-from .report import (benchmark_table, enter_project_root, error_stats, run_table, save_figure, short_title, show_provenance,
+from .report import (benchmark_table, short_hardware, enter_project_root, error_stats, run_table, save_figure, short_title, show_provenance,
                      show_table)
 from .results import RESULTS_DIR, SMOKE_DIR, Run, find_run, list_runs, load_runs
 
@@ -305,15 +305,52 @@ def show_benchmarks(results: str | Path) -> None:
 
 
 def show_run_times(results: str | Path) -> None:
-    """Hardware, images/s and wall time of every finished run, to plan one's own."""
-    table = load_runs(results)
+    """What each finished run cost, to plan one's own: hardware, precision, images/s over the training
+    iterations, hours training and evaluating, the evaluations' share, and the pieces it was trained in."""
+    rows = []
+    for run in list_runs(results):
+        if not run.finished:
+            continue
+        config, summary = run.config(), run.summary()
+        pieces = summary["pieces"]
+        train_s = sum(p["train_s"] for p in pieces)
+        eval_s = None if any(p["eval_s"] is None for p in pieces) else sum(p["eval_s"] for p in pieces)
+        rows.append({"run": f"{_name(run)}, {config.schedule}, seed {config.seed}", "precision": config.precision,
+                     "hardware": "; ".join(sorted({short_hardware(p["hardware"]) for p in pieces})),
+                     "img/s": summary["images_per_s"],
+                     "training (h)": train_s / 3600, "evaluation (h)": None if eval_s is None else eval_s / 3600,
+                     "evaluation share": None if eval_s is None else f"{100 * eval_s / (train_s + eval_s):.0f}%",
+                     "pieces": len(pieces)})
+    show_table(pd.DataFrame(rows), floatfmt=".2f")
+
+
+def show_numerics_check(results: str | Path, arch: str = "resnet20", schedule: str = "1/16") -> None:
+    """fp32 against bf16 on the same seeds (the check bf16 must pass before it is a default): final
+    errors per run, then the verdict, bf16's mean against fp32's seed-to-seed spread."""
+    from .fastpath import BF16_BY_DEFAULT
+
+    runs = [r for r in list_runs(results) if r.finished and r.config().arch == arch and r.config().schedule == schedule]
+    table = run_table(runs)
     if table.empty:
-        print("no recorded runs")
+        show_table(table)
         return
-    table = table[table["finished"]]
-    show_table(table.reindex(columns=["arch", "iterations", "environment.hardware", "images_per_s", "wall_time_s"])
-               .rename(columns={"environment.hardware": "hardware", "images_per_s": "img/s", "wall_time_s": "wall time (s)"}),
-               floatfmt=".1f")
+    table.insert(1, "precision", [r.config().precision for r in runs])
+    table["hardware"] = table["hardware"].map(short_hardware)
+    show_table(table.drop(columns=["shortcut", "data", "iterations"]).sort_values(["precision", "seed"]))
+    errors = {p: table[table["precision"] == p]["test error"] for p in ("fp32", "bf16")}
+    from IPython.display import Markdown, display
+
+    if len(errors["fp32"]) < 2 or errors["bf16"].empty:
+        verdict = "not decided yet: it needs at least two fp32 seeds and one bf16 run."
+    else:
+        spread = errors["fp32"].max() - errors["fp32"].min()
+        gap = abs(errors["bf16"].mean() - errors["fp32"].mean())
+        verdict = (f"bf16 mean {errors['bf16'].mean():.2f}% against fp32 mean {errors['fp32'].mean():.2f}%: a gap of "
+                   f"{gap:.2f} points, {'within' if gap <= spread else 'outside'} fp32's seed-to-seed spread of "
+                   f"{spread:.2f} points ({len(errors['fp32'])} fp32 seeds, {len(errors['bf16'])} bf16).")
+    default = ("bf16 is the default where the hardware runs it natively (CUDA, AVX-512 BF16, AMX)" if BF16_BY_DEFAULT
+               else "bf16 stays opt-in (--precision bf16)")
+    display(Markdown(f"**Verdict:** {verdict} Hence {default}. Runs: {_how(runs).strip()[1:-1]}."))
 
 
 def show_all_runs(results: str | Path) -> None:

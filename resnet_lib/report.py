@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -33,7 +34,14 @@ def show_table(table: pd.DataFrame, floatfmt: str = ".2f") -> None:
     if table.empty:
         display(Markdown("*No recorded runs for this table yet.*"))
         return
+    table = table.astype(object).where(table.notna(), None)  # missing numbers show as "–", not "nan"
     display(Markdown(table.to_markdown(index=False, floatfmt=floatfmt, missingval="–")))
+
+
+def short_hardware(hardware: str) -> str:
+    """'1x Intel(R) Xeon(R) Processor (2 cores, 2 threads; AVX-512, AMX BF16)' -> 'Intel Xeon (2 cores; AVX-512, AMX BF16)'."""
+    hardware = re.sub(r"\(R\)|\(TM\)| Processor|, \d+ threads|^1x ", "", hardware)
+    return re.sub(r" +", " ", hardware).strip()
 
 
 def run_table(runs: list[Run]) -> pd.DataFrame:
