@@ -44,11 +44,12 @@ class Request:
     results: Path
     train_missing: bool
 
-    @property
-    def label(self) -> str:
-        """Names what the runs are, for file names: data, schedule."""
-        schedule = TrainConfig(**self.schedule).schedule
-        return f"{Path(self.source).name}-{schedule if schedule in SCHEDULES else str(self.schedule['iterations']) + 'it'}".replace("/", "-")
+    def label(self, shown: list[Run] = ()) -> str:
+        """Names what a figure draws, for its file name: data set and schedule (of the `shown` runs, else the
+        one requested), e.g. 'cifar10-jpeg-1-8'."""
+        configs = [r.config() for r in shown] or [TrainConfig(**self.schedule)]
+        schedules = sorted({c.schedule if c.schedule in SCHEDULES else f"{c.iterations}it" for c in configs})
+        return f"{Path(self.source).name}-{'-'.join(schedules)}".replace("/", "-").replace(" ", "")
 
 
 def _loud(check):
@@ -145,12 +146,24 @@ def runs(req: Request, archs: list[str], seeds: list[int], shortcuts: list[str |
 def shown_runs(req: Request, archs: list[str], found: list[Run]) -> list[Run]:
     """What a notebook shows: the requested runs if any are recorded, else the recorded runs of the same
     architectures and data on the longest other schedule there is (the titles then say which)."""
-    if found:
-        return found
+    return found or _longest_recorded(req, archs)
+
+
+def shorter_runs(req: Request, archs: list[str], shown: list[Run]) -> list[Run]:
+    """The recorded runs of `archs` on the longest schedule shorter than that of `shown` (or than the one
+    requested, if none is shown), shown in a figure or table of their own: none mixes schedules."""
+    below = min(r.config().iterations for r in shown) if shown else req.schedule["iterations"]
+    return _longest_recorded(req, archs, below=below)
+
+
+def _longest_recorded(req: Request, archs: list[str], below: int | None = None) -> list[Run]:
+    """Finished runs of `archs` on `req`'s data with the most iterations (fewer than `below`, if given)."""
     table = load_runs(req.results)
     if table.empty:
         return []
     table = table[table["finished"] & table["arch"].isin(archs) & (table["data_sha256"] == identify(req.source)[1])]
+    if below is not None:
+        table = table[table["iterations"] < below]
     if table.empty:
         return []
     longest = table["iterations"].max()
@@ -168,7 +181,7 @@ def figure6(req: Request, shown: list[Run], name: str) -> None:
     plots.error_curves(axes[1], resnets, ylim=_ylim(shown))
     axes[0].set_title(f"plain nets {short_title(plain)}", fontsize=9)
     axes[1].set_title(f"ResNets {short_title(resnets)}", fontsize=9)
-    _save_and_show(fig, f"{name}-{req.label}")
+    _save_and_show(fig, f"{name}-{req.label(shown)}")
 
 
 def error_figure(req: Request, shown: list[Run], title: str, name: str) -> None:
@@ -176,7 +189,7 @@ def error_figure(req: Request, shown: list[Run], title: str, name: str) -> None:
     fig, ax = plt.subplots(figsize=(6.5, 4))
     plots.error_curves(ax, shown, ylim=_ylim(shown))
     ax.set_title(f"{title} {short_title(shown)}", fontsize=9)
-    _save_and_show(fig, f"{name}-{req.label}")
+    _save_and_show(fig, f"{name}-{req.label(shown)}")
 
 
 def figure7(req: Request, shown: list[Run]) -> list[Run]:
@@ -189,7 +202,7 @@ def figure7(req: Request, shown: list[Run]) -> list[Run]:
     plots.layer_responses(top, bottom, {a: r.summary()["layer_responses"] for a, r in by_arch.items()})
     top.set_title(f"std of layer responses {short_title(list(by_arch.values()))}", fontsize=9)
     fig.tight_layout()
-    _save_and_show(fig, f"fig7-{req.label}")
+    _save_and_show(fig, f"fig7-{req.label(list(by_arch.values()))}")
     return list(by_arch.values())
 
 
