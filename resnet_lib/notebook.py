@@ -184,6 +184,38 @@ def figure6(req: Request, shown: list[Run], name: str) -> None:
     _save_and_show(fig, f"{name}-{req.label(shown)}")
 
 
+def show_claims(shown: list[Run]) -> None:
+    """Figure 6's two claims, each in one sentence on what `shown` (one schedule) says: deeper plain nets
+    train worse (final training error), deeper ResNets test better (final test error)."""
+    from IPython.display import Markdown, display
+
+    final = {}
+    for run in shown:
+        final.setdefault(run.config().arch, []).append(run.summary()["final"])
+    lines = []
+    for kind, metric, claim in [("plain", "train_error", "deeper plain nets train worse (degradation)"),
+                                ("resnet", "test_error", "deeper ResNets reach lower test error")]:
+        depths = sorted(int(a[len(kind):]) for a in final if a.startswith(kind) and a[len(kind):].isdigit())
+        if len(depths) < 2:
+            lines.append(f"- *The paper: {claim}.* Not shown yet: it needs two {_depth_name(kind, 0)[:-2]} depths on one schedule.")
+            continue
+        errors = {d: np.mean([f[metric] for f in final[f"{kind}{d}"]]) for d in depths}
+        pairs = ", ".join(f"{_depth_name(kind, d)} {errors[d]:.2f}%" for d in depths)
+        ordered = all(errors[a] < errors[b] for a, b in zip(depths, depths[1:]))
+        reversed_ = all(errors[a] > errors[b] for a, b in zip(depths, depths[1:]))
+        holds = ordered if kind == "plain" else reversed_
+        verdict = "as in the paper" if holds else "not what the paper shows" + (
+            " (on a short schedule the deeper nets have not finished learning)" if not shown[0].summary()["full_schedule"]
+            else "")
+        metric_name = "training error" if metric == "train_error" else "test error"
+        lines.append(f"- *The paper: {claim}.* Final {metric_name}: {pairs}: {verdict}.")
+    display(Markdown("\n".join(lines) + f"\n\nRuns: {_how(shown).strip()[1:-1]}."))
+
+
+def _depth_name(kind: str, depth: int) -> str:
+    return f"{'ResNet' if kind == 'resnet' else 'plain'}-{depth}"
+
+
 def error_figure(req: Request, shown: list[Run], title: str, name: str) -> None:
     """Training (dashed) and test (bold) error of `shown` in one panel."""
     fig, ax = plt.subplots(figsize=(6.5, 4))
