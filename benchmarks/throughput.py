@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
 import platform
 import subprocess
 import sys
@@ -189,7 +190,8 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--steps", type=int, default=100, help="timed iterations per measurement")
     parser.add_argument("--warmup", type=int, default=20, help="untimed iterations first (compilation happens here)")
-    parser.add_argument("--workers", type=int, default=8, help="DataLoader workers of the standard pipeline")
+    parser.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1),
+                        help="DataLoader workers of the standard pipeline (default: one per core, at most 8)")
     parser.add_argument("--concurrent", type=int, default=4, help="processes in the concurrent measurement (0: skip)")
     parser.add_argument("--settings", help="comma-separated candidates to measure (default: all that fit this hardware: "
                         + ", ".join(CANDIDATES) + ")")

@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -83,50 +84,66 @@ def run_campaign(plan: str | Path = PLAN, results: str | Path = RESULTS_DIR, wor
     if dry_run:
         return 0
     finished = 0
-    for config in todo:
-        remaining = None if deadline is None else deadline - time.time()
-        if remaining is not None and remaining < MIN_PIECE_S:
-            announce(f"campaign: {remaining:.0f} s left, less than a piece needs ({MIN_PIECE_S} s); stopping here")
-            break
-        command = shlex.split(train_command(config, work))[1:] + ["--resume", "--device", "cpu", "--no-progress"]
-        if remaining is not None:
-            command += ["--time-limit", f"{remaining - 60:.0f}"]  # a minute for loading data and the last checkpoint
-        announce(f"campaign: {' '.join(['python'] + command)}")
-        status, stopped = _train_in_child([sys.executable] + command)
-        run = find_run(config, work)
-        if run is not None:
-            copy_records(run, results)
-            announce(f"campaign: recorded {Path(results) / run.path.name} (test error "
-                     f"{run.summary()['final']['test_error']:.2f}%); commit it")
-            finished += 1
-        if stopped:
-            announce(f"campaign: stopped on {stopped}; the run saved a checkpoint in {work} and resumes next time")
-            break
-        if run is None and status != 0:
-            announce(f"campaign: the run ended with status {status}; going on with the next")
-        elif run is None:
-            break  # stopped at the time limit: the run is unfinished, the campaign too
+    with _stop_on_signals() as stop:
+        for config in todo:
+            remaining = None if deadline is None else deadline - time.time()
+            if stop["signal"]:
+                break
+            if remaining is not None and remaining < MIN_PIECE_S:
+                announce(f"campaign: {remaining:.0f} s left, less than a piece needs ({MIN_PIECE_S} s); stopping here")
+                break
+            command = shlex.split(train_command(config, work))[1:] + ["--resume", "--device", "cpu", "--no-progress"]
+            if remaining is not None:
+                command += ["--time-limit", f"{remaining - 60:.0f}"]  # a minute for loading data and the last checkpoint
+            announce(f"campaign: {' '.join(['python'] + command)}")
+            status = _train_in_child([sys.executable] + command, stop)
+            run = find_run(config, work)
+            if run is not None:
+                copy_records(run, results)
+                announce(f"campaign: recorded {Path(results) / run.path.name} (test error "
+                         f"{run.summary()['final']['test_error']:.2f}%); commit it")
+                finished += 1
+            if stop["signal"]:
+                break
+            if run is None and status != 0:
+                announce(f"campaign: the run ended with status {status}; going on with the next")
+            elif run is None:
+                break  # stopped at the time limit: the run is unfinished, the campaign too
+        if stop["signal"]:
+            announce(f"campaign: stopped on {stop['signal']}; an unfinished run saved its checkpoint in {work} and "
+                     f"resumes next time")
     return finished
 
 
-def _train_in_child(command: list[str]) -> tuple[int, str | None]:
-    """Run a training process; a SIGTERM to the campaign is passed on to it (it checkpoints), and a
-    Ctrl-C reaches it through the terminal. Returns (its exit status, the signal that stopped us or None)."""
-    child = subprocess.Popen(command)
-    stopped = []
+@contextmanager
+def _stop_on_signals():
+    """SIGTERM or Ctrl-C (SIGINT) stop the campaign, whenever they come: no further run starts. A SIGTERM
+    is passed on to the training process running then (it checkpoints); a Ctrl-C reaches it through
+    the terminal. Yields {"signal": name or None, "child": the running process or None}."""
+    stop = {"signal": None, "child": None}
 
-    def stop(number, _frame):
-        stopped.append(signal.Signals(number).name)
-        if number == signal.SIGTERM:
-            child.send_signal(number)
+    def handler(number, _frame):
+        stop["signal"] = stop["signal"] or signal.Signals(number).name
+        if number == signal.SIGTERM and stop["child"] is not None and stop["child"].poll() is None:
+            stop["child"].send_signal(number)
 
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        status = child.wait()
+        yield stop
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-    return status, (stopped[0] if stopped else None)
+        for s, old in previous.items():
+            signal.signal(s, old)
+
+
+def _train_in_child(command: list[str], stop: dict) -> int:
+    """Run a training process to its end (SIGTERM passed on to it by `stop`'s handler); its exit status."""
+    stop["child"] = subprocess.Popen(command)
+    if stop["signal"] == "SIGTERM":  # it came while the process was being started
+        stop["child"].send_signal(signal.SIGTERM)
+    try:
+        return stop["child"].wait()
+    finally:
+        stop["child"] = None
 
 
 def _announce_plan(steps: list[Step], results, work: Path, device: torch.device) -> list[TrainConfig]:

@@ -161,16 +161,31 @@ def test_missing_runs_come_with_one_sweep_command_per_group_for_a_cluster():
     ]
 
 
-def test_a_campaign_trains_its_plan_in_order_records_each_run_and_skips_what_is_recorded(tmp_path):
+def test_a_campaign_trains_its_plan_in_order_stops_on_sigterm_and_skips_what_is_recorded(tmp_path):
     plan = tmp_path / "plan.toml"
-    plan.write_text('data = "synthetic"\n[[step]]\nname = "tiny"\narchs = ["resnet8", "plain8"]\nschedule = 30\n')
+    plan.write_text('data = "synthetic"\n[[step]]\nname = "tiny"\narchs = ["resnet8", "plain8", "resnet14"]\nschedule = 30\n')
     args = [sys.executable, "-m", "resnet_lib", "campaign", "--plan", str(plan), "--out", str(tmp_path / "results"),
             "--work", str(tmp_path / "work")]
     dry = subprocess.run([*args, "--dry-run"], capture_output=True, text=True, timeout=300)
-    assert dry.returncode == 0 and "2 runs to train" in dry.stdout and not (tmp_path / "results").exists(), dry.stderr
-    done = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert dry.returncode == 0 and "3 runs to train" in dry.stdout and not (tmp_path / "results").exists(), dry.stderr
+
+    # SIGTERM right after the first run is recorded, between two runs: the campaign stops, starting nothing more
+    campaign = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    lines = []
+    for line in campaign.stdout:
+        lines.append(line)
+        if line.startswith("campaign: recorded"):
+            campaign.send_signal(signal.SIGTERM)
+            break
+    lines += campaign.stdout.readlines()
+    assert campaign.wait(timeout=120) == 0, "".join(lines)
+    output = "".join(lines)
+    assert "campaign: stopped on SIGTERM" in output and "--arch resnet14" not in output, output
+    assert [p.parent.name.split("-")[0] for p in (tmp_path / "results").glob("*/summary.json")] == ["resnet8"]
+
+    done = subprocess.run(args, capture_output=True, text=True, timeout=600)  # continues: plain8 (resumed), resnet14
     assert done.returncode == 0 and done.stdout.count("campaign: recorded") == 2, done.stdout[-2000:] + done.stderr[-2000:]
     recorded = sorted(p.parent.name for p in (tmp_path / "results").glob("*/summary.json"))
-    assert [r.split("-")[0] for r in recorded] == ["plain8", "resnet8"]
+    assert [r.split("-")[0] for r in recorded] == ["plain8", "resnet14", "resnet8"]
     again = subprocess.run([*args, "--dry-run"], capture_output=True, text=True, timeout=300)
-    assert again.stdout.count(": recorded") == 2 and "0 runs to train" in again.stdout
+    assert again.stdout.count(": recorded") == 3 and "0 runs to train" in again.stdout
