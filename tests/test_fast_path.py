@@ -24,7 +24,8 @@ def test_bf16_channels_last_path_trains_and_is_recorded_as_such(tmp_path):
     assert run.config().precision == "bf16" and run.config().channels_last
     metrics = run.metrics()
     assert metrics["train_loss"].notna().all() and metrics["test_error"].between(0, 100).all()
-    assert run.path != train(TINY, out_dir=tmp_path, device="cpu", progress=False).path  # another experiment
+    fp32 = train(replace(TINY, precision="fp32"), out_dir=tmp_path, device="cpu", progress=False)
+    assert run.path != fp32.path and fp32.config().precision == "fp32"  # another experiment
 
 
 def test_sweep_trains_each_config_into_its_own_resumable_run(tmp_path):
