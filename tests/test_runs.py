@@ -83,7 +83,7 @@ def test_warmup_ends_at_the_first_milestone_if_the_threshold_is_never_reached(tm
 
 
 ARGS = ["train", "--arch", "resnet8", "--data", "synthetic", "--iterations", "100000", "--eval-every", "50000",
-        "--batch-size", "16", "--device", "cpu", "--no-progress"]
+        "--batch-size", "16", "--device", "cpu", "--no-progress", "--no-compile"]
 
 
 def test_a_second_process_on_a_held_run_stops_at_once_and_a_killed_holder_does_not_block(tmp_path):
