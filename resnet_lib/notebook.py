@@ -435,7 +435,7 @@ def show_status(results: str | Path) -> None:
     rows = []
     for depth, (_, _, paper_error) in paper.TABLE6.items():
         best = _longest(runs, [f"resnet{depth}"], "A")
-        remains = {110: "full schedule, 5 seeds (the paper: best of 5)", 1202: "a GPU (issue 12)"}.get(depth, "full schedule")
+        remains = {110: "full schedule, 5 seeds (the paper: best of 5)", 1202: "a GPU run"}.get(depth, "full schedule")
         rows.append({"experiment": f"Table 6: ResNet-{depth} test error", "paper": f"{paper_error}%",
                      "ours": _errors(best, "test_error") or "not yet run",
                      "remains": "–" if best and best[0].summary()["full_schedule"] else remains})
