@@ -350,8 +350,8 @@ def show_benchmarks(results: str | Path) -> None:
 
 
 def show_run_times(results: str | Path) -> None:
-    """What each finished run cost, to plan one's own: hardware, precision, images/s over the training
-    iterations, hours training and evaluating, the evaluations' share, and the pieces it was trained in."""
+    """What each finished run cost, to plan one's own: hardware, images/s over the training iterations,
+    hours (training and evaluating), the evaluations' share, and the pieces it was trained in."""
     rows = []
     for run in list_runs(results):
         if not run.finished:
@@ -360,10 +360,9 @@ def show_run_times(results: str | Path) -> None:
         pieces = summary["pieces"]
         train_s = sum(p["train_s"] for p in pieces)
         eval_s = None if any(p["eval_s"] is None for p in pieces) else sum(p["eval_s"] for p in pieces)
-        rows.append({"run": f"{_name(run)}, {config.schedule}, seed {config.seed}", "precision": config.precision,
+        rows.append({"run": f"{_name(run)}, {config.schedule}, seed {config.seed}, {config.precision}",
                      "hardware": "; ".join(sorted({short_hardware(p["hardware"]) for p in pieces})),
-                     "img/s": summary["images_per_s"],
-                     "training (h)": train_s / 3600, "evaluation (h)": None if eval_s is None else eval_s / 3600,
+                     "img/s": summary["images_per_s"], "hours": (train_s + (eval_s or 0)) / 3600,
                      "evaluation share": None if eval_s is None else f"{100 * eval_s / (train_s + eval_s):.0f}%",
                      "pieces": len(pieces)})
     show_table(pd.DataFrame(rows), floatfmt=".2f")

@@ -39,9 +39,14 @@ def show_table(table: pd.DataFrame, floatfmt: str = ".2f") -> None:
 
 
 def short_hardware(hardware: str) -> str:
-    """'1x Intel(R) Xeon(R) Processor (2 cores, 2 threads; AVX-512, AMX BF16)' -> 'Intel Xeon (2 cores; AVX-512, AMX BF16)'."""
-    hardware = re.sub(r"\(R\)|\(TM\)| Processor|, \d+ threads|^1x ", "", hardware)
-    return re.sub(r" +", " ", hardware).strip()
+    """'1x Intel(R) Xeon(R) Processor (2 cores, 2 threads; AVX-512, AVX-512 BF16, AMX BF16)' -> 'Intel Xeon
+    (2 cores, AMX BF16)': the name, the cores and the most capable unit (they are listed in that order)."""
+    match = re.fullmatch(r"(?:\d+x )?(.*?) \((\d+ cores)[^;]*;\s*(.*)\)", hardware)
+    if not match:
+        return re.sub(r"\(R\)|\(TM\)| Processor|, \d+ threads|^1x ", "", hardware).strip()
+    name, cores, units = match.groups()
+    name = re.sub(r" +", " ", re.sub(r"\(R\)|\(TM\)| Processor", "", name)).strip()
+    return f"{name} ({cores}, {units.split(', ')[-1]})"
 
 
 def run_table(runs: list[Run]) -> pd.DataFrame:
@@ -131,21 +136,26 @@ def save_figure(fig, name: str) -> Path:
 
 
 def benchmark_table(folder: str | Path = Path("results/benchmarks")) -> pd.DataFrame:
-    """One row per (benchmark record, architecture) under `folder`: throughput and projected full-run times."""
+    """One row per (benchmark record, architecture, setting) under `folder`: the standard pipeline, each
+    setting measured (the trainer's default marked), and the concurrent runs if measured; images/s,
+    speed-up over the standard pipeline and the projected full 64k-iteration run (h)."""
     import json
 
     rows = []
     for record_file in sorted(Path(folder).glob("throughput-*.json")):
         record = json.loads(record_file.read_text())
-        hardware = record["hardware"].get("gpu") or record["hardware"]["hardware"]
+        environment = record["hardware"]
+        machine = f"{environment.get('gpu') or short_hardware(environment['hardware'])}, {environment['started'][:10]}"
         for arch, r in record["archs"].items():
-            rows.append({
-                "record": record_file.name, "hardware": hardware, "arch": arch,
-                "standard img/s": r["standard_img_s"], "fast img/s": r["fast_img_s"],
-                "concurrent img/s": r["concurrent_img_s"], "speed-up": r["speedup"],
-                "concurrent speed-up": r["concurrent_speedup"],
-                "full run, standard (min)": r["full_run_s"]["standard"] / 60,
-                "full run, fast (min)": r["full_run_s"]["fast"] / 60,
-                "fraction of bf16 peak": r["fraction_of_bf16_peak"],
-            })
+            measured = [("standard pipeline", r["standard_img_s"], 1.0, r["full_run_s"]["standard"])]
+            measured += [(f"{name} (default)" if name == r["picked"] else name, s["img_s"], s["speedup"], s["full_run_s"])
+                         for name, s in r["settings"].items()]
+            if r["concurrent_runs"]:
+                measured.append((f"{r['concurrent_runs']} concurrent runs, default setting", r["concurrent_img_s"],
+                                 r["concurrent_speedup"], r["full_run_s"]["concurrent_per_run"]))
+            for setting, img_s, speedup, full_run_s in measured:
+                rows.append({"machine": machine, "arch": arch, "setting": setting, "img/s": img_s,
+                             "vs standard": speedup, "full run (h)": full_run_s / 3600})
+            if r.get("fraction_of_bf16_peak"):
+                rows[-1]["setting"] += f"; {100 * r['fraction_of_bf16_peak']:.1f}% of bf16 peak"
     return pd.DataFrame(rows)

@@ -55,7 +55,9 @@ def test_benchmark_script_runs_with_tiny_settings(tmp_path):
     assert data["hardware"]["torch"] and data["data"]["name"] == "synthetic"
     assert "resnet8" in done.stdout and "recorded in" in done.stdout
     table = benchmark_table(tmp_path)  # what the book's performance chapter shows
-    assert table.loc[0, "arch"] == "resnet8" and table.loc[0, "speed-up"] == row["speedup"]
+    assert list(table["arch"].unique()) == ["resnet8"] and table.loc[0, "setting"] == "standard pipeline"
+    (default,) = table[table["setting"].str.endswith("(default)")].itertuples()
+    assert default.setting == f"{row['picked']} (default)" and default[5] == row["speedup"]  # "vs standard"
 
 
 def test_auto_settings_follow_the_hardware_and_bf16_without_native_support_says_so(monkeypatch):
