@@ -16,14 +16,14 @@ from .results import RESULTS_DIR, Run
 FIGURES_DIR = Path("figures")
 
 
-def enter_project_root() -> Path:
+def enter_project_root() -> None:
     """chdir to the repository root (the folder holding resnet_lib/ and results/), wherever the
-    notebook was started from (papermill from the root, nbval or Jupyter from notebooks/)."""
+    notebook was started from (papermill from the root, nbval or Jupyter from notebooks/). Returns
+    nothing, so that a notebook cell ending with it shows nothing."""
     for folder in [Path.cwd(), *Path.cwd().parents, Path(__file__).resolve().parents[1]]:
         if (folder / "resnet_lib").is_dir() and (folder / "pyproject.toml").exists():
             os.chdir(folder)
-            return folder
-    return Path.cwd()
+            return
 
 
 def show_table(table: pd.DataFrame, floatfmt: str = ".2f") -> None:

@@ -20,7 +20,7 @@ from selenium.webdriver.chrome.service import Service
 
 SKIP = {"search.html", "genindex.html", "index.html"}  # index.html only redirects to the first page
 MATH_TIMEOUT_S = 30
-ABSOLUTE_PATH = "(?:" + "|".join(re.escape(str(p)) for p in {Path.cwd().resolve(), Path.home()}) + r")/[^\s'\"]*"
+ABSOLUTE_PATH = "(?:" + "|".join(re.escape(str(p)) for p in {Path.cwd().resolve(), Path.home()}) + r")(?![\w.-])(?:/[^\s'\"]*)?"
 
 
 def browser() -> webdriver.Chrome:
@@ -53,7 +53,7 @@ def check_page(driver, page: Path, shots: Path) -> list[str]:
     if not driver.execute_script("return document.querySelector('main, article, .bd-article') !== null"):
         problems.append("no article content")
     text = driver.execute_script("return (document.querySelector('main, article, .bd-article') || document.body).innerText")
-    problems += [f"raw object repr shown: {m}" for m in sorted(set(re.findall(r"<[\w.]+ object(?: at 0x[0-9a-f]+)?>", text)))]
+    problems += [f"raw object repr shown: {m}" for m in sorted(set(re.findall(r"<[\w.]+ object(?: at 0x[0-9a-f]+)?>|\b(?:Posix|Windows)Path\(", text)))]
     problems += [f"absolute path shown: {m}" for m in sorted(set(re.findall(ABSOLUTE_PATH, text)))]
     wide = driver.execute_script(
         "return Array.from(document.querySelectorAll('article table, main table')).filter(t => {"
