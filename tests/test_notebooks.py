@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -64,8 +65,9 @@ def test_ctrl_c_under_papermill_ends_with_where_the_checkpoint_is(tmp_path):
     """Ctrl-C in the terminal reaches papermill (the kernel runs in its own session); papermill interrupts
     the kernel and shuts it down. The checkpoint is saved and the user's last lines say where it is."""
     results = tmp_path / "results"
+    # under 2000 iterations the run is eager: compiling its first iteration would only slow the test
     cmd = [sys.executable, "-m", "papermill", "--no-progress-bar", "notebooks/fig6_cifar.ipynb", str(tmp_path / "out.ipynb"),
-           "-p", "n", "1", "-p", "data", "synthetic", "-p", "schedule", "1500", "-p", "results", str(results)]  # < 2000 iterations: eager (compiling would slow the test)
+           "-p", "n", "1", "-p", "data", "synthetic", "-p", "schedule", "1500", "-p", "results", str(results)]
     papermill = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                  env={**os.environ, "RESNET_LIB_REPORT_ONLY": "0"})
     lines = []
@@ -73,8 +75,10 @@ def test_ctrl_c_under_papermill_ends_with_where_the_checkpoint_is(tmp_path):
         lines.append(line)
         if line.startswith("training plain8"):
             break
-    while not list(results.glob("plain8-*/checkpoint.pt")):  # the first one, saved at the first evaluation
+    while not list(results.glob("plain8-*/metrics.csv")):  # the run has started; its loop begins right after
         assert papermill.poll() is None, "".join(lines)[-3000:]
+        time.sleep(0.1)
+    time.sleep(3)
     papermill.send_signal(signal.SIGINT)
     rest = papermill.stderr.read()
     papermill.wait(timeout=60)
