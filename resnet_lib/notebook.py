@@ -15,7 +15,6 @@ the tests set RESNET_LIB_REPORT_ONLY=1), in which case it is listed with the com
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import pandas as pd
 
 from . import paper, plots
 from .analysis import describe
-from .config import SCHEDULES, SHORTCUT_OPTIONS, ConfigError, TrainConfig, schedule_settings
+from .config import SCHEDULES, SHORTCUT_OPTIONS, ConfigError, TrainConfig, parse_arch, schedule_settings
 from .console import announce, kernel_shutting_down, leave_kernel
 from .data import default_source, identify, locate
 from . import report
@@ -197,7 +196,7 @@ def show_claims(shown: list[Run]) -> None:
                                 ("resnet", "test_error", "deeper ResNets reach lower test error")]:
         depths = sorted(int(a[len(kind):]) for a in final if a.startswith(kind) and a[len(kind):].isdigit())
         if len(depths) < 2:
-            lines.append(f"- *The paper: {claim}.* Not shown yet: it needs two {_depth_name(kind, 0)[:-2]} depths on one schedule.")
+            lines.append(f"- *The paper: {claim}.* Not shown yet: it needs two {KIND_NAMES[kind]} depths on one schedule.")
             continue
         errors = {d: np.mean([f[metric] for f in final[f"{kind}{d}"]]) for d in depths}
         pairs = ", ".join(f"{_depth_name(kind, d)} {errors[d]:.2f}%" for d in depths)
@@ -212,8 +211,12 @@ def show_claims(shown: list[Run]) -> None:
     display(Markdown("\n".join(lines) + f"\n\nRuns: {_how(shown).strip()[1:-1]}."))
 
 
+KIND_NAMES = {"resnet": "ResNet", "plain": "plain", "preact-resnet": "pre-act ResNet"}  # as the paper writes them
+
+
 def _depth_name(kind: str, depth: int) -> str:
-    return f"{'ResNet' if kind == 'resnet' else 'plain'}-{depth}"
+    """'ResNet-20', 'plain-56': a net as the paper names it (kind as in config.ArchSpec)."""
+    return f"{KIND_NAMES[kind]}-{depth}"
 
 
 def error_figure(req: Request, shown: list[Run], title: str, name: str) -> None:
@@ -461,9 +464,8 @@ def show_status(results: str | Path) -> None:
 def _name(run: Run) -> str:
     """'ResNet-20', 'plain-56', 'ResNet-20 B' (the option is named where it is not the paper's A)."""
     config = run.config()
-    kind, depth = re.fullmatch(r"([a-z_]+?)(\d+)", config.arch).groups()
-    name = {"resnet": "ResNet", "plain": "plain", "preact_resnet": "pre-act ResNet"}.get(kind, kind) + f"-{depth}"
-    return name + (f" {config.shortcut}" if config.shortcut not in (None, "A") else "")
+    spec = parse_arch(config.arch)
+    return _depth_name(spec.kind, spec.depth) + (f" {config.shortcut}" if config.shortcut not in (None, "A") else "")
 
 
 def _longest(runs: list[Run], archs: list[str], shortcuts, together: bool = False) -> list[Run]:
