@@ -179,6 +179,7 @@ def train(config: TrainConfig, out_dir: str | Path = RESULTS_DIR, device: str = 
     early with a checkpoint, leaving the run unfinished and resumable. Each of `stop_signals` ends it
     with a checkpoint too (TrainingInterrupted). A run another live process trains raises RunBusy.
     """
+    deadline = None if time_limit is None else time.perf_counter() + time_limit  # start-up counts too
     rank, world, local_rank = _distributed()
     device = pick_device(device, local_rank)
     if world > 1 and not dist.is_initialized():
@@ -196,12 +197,12 @@ def train(config: TrainConfig, out_dir: str | Path = RESULTS_DIR, device: str = 
     if run.finished:
         return run
     with run.lock() if rank == 0 else nullcontext():
-        return _train(run, config, data, device, rank, world, resume, stop_at, time_limit, progress, stop_signals)
+        return _train(run, config, data, device, rank, world, resume, stop_at, deadline, progress, stop_signals)
 
 
 def _train(run: Run, config: TrainConfig, data, device: torch.device, rank: int, world: int, resume: bool,
-           stop_at: int | None, time_limit: float | None, progress: bool, stop_signals: tuple) -> Run:
-    """The loop of `train`, with the run folder held and the data loaded."""
+           stop_at: int | None, deadline: float | None, progress: bool, stop_signals: tuple) -> Run:
+    """The loop of `train`, with the run folder held and the data loaded; `deadline` in time.perf_counter() seconds."""
     if run.finished:  # finished by the process that held the lock before us
         return run
     warning = fastpath.slow_precision_warning(config, device)
@@ -219,7 +220,7 @@ def _train(run: Run, config: TrainConfig, data, device: torch.device, rank: int,
     clock = time.perf_counter()
     model.train()
     with _stop_on_signals(stop_signals) as signals, bar:
-        should_stop = _StopDecision(signals, stop_at, time_limit, world, device)
+        should_stop = _StopDecision(signals, stop_at, deadline, world, device)
         while state.iteration < config.iterations:
             reason = should_stop(state.iteration)
             if reason:
@@ -363,9 +364,8 @@ class _StopDecision:
 
     REASONS = (None, "stop at", "time limit", "signal")
 
-    def __init__(self, signals: dict, stop_at: int | None, time_limit: float | None, world: int, device):
-        self.signals, self.stop_at, self.world, self.device = signals, stop_at, world, device
-        self.deadline = None if time_limit is None else time.perf_counter() + time_limit
+    def __init__(self, signals: dict, stop_at: int | None, deadline: float | None, world: int, device):
+        self.signals, self.stop_at, self.deadline, self.world, self.device = signals, stop_at, deadline, world, device
 
     def __call__(self, iteration: int) -> str | None:
         at_stop = self.stop_at is not None and iteration >= self.stop_at
