@@ -274,7 +274,7 @@ def _load_or_start(run: Run, config: TrainConfig, raw_model, optimizer, device, 
         raise ConfigError(f"{run.checkpoint_file} belongs to another experiment; delete the folder to start over")
     raw_model.load_state_dict(saved["model"])
     optimizer.load_state_dict(saved["optimizer"])
-    torch.set_rng_state(saved["rng_cpu"])
+    torch.set_rng_state(saved["rng_cpu"].cpu())  # loaded onto the device with the rest
     state = TrainState(**saved["state"]).to(device)
     if rank == 0:
         run.truncate_metrics(state.iteration)
