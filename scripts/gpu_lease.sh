@@ -5,7 +5,7 @@
 #                python -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
 #                    --platform manylinux_2_28_x86_64 -d .whl pillow==<the version here>   (git-ignored; carried)
 #   run:         command "bash scripts/gpu_lease.sh <commit> <budget_s>", carry ["data/cifar10-jpeg.tar.gz", ".whl"]
-#   back here:   bash scripts/gpu_unpack.sh <files_at>
+#   back here:   python scripts/gpu_unpack.py <files_at>
 #
 # Within BUDGET seconds (default 540) it trains the paper's full schedule, seed 0, of the runs in RUNS
 # concurrently on the GPU (bf16 + channels-last + compile, the fast path), checkpoints what is unfinished
