@@ -73,3 +73,21 @@ def test_auto_settings_follow_the_hardware_and_bf16_without_native_support_says_
     assert fastpath.slow_precision_warning(replace(slow, precision="bf16"), cpu) is None
     native = fastpath.resolve(TrainConfig(data="synthetic"), cpu).precision
     assert native == ("bf16" if fastpath.BF16_BY_DEFAULT else "fp32")  # bf16 by default only after the numerics check
+
+
+def test_a_time_limit_counts_from_the_start_of_the_call_not_of_the_loop(tmp_path, monkeypatch):
+    """A sweep hands each run the time left before its deadline; start-up (data, model) must count
+    against it, or every run overshoots the deadline by its start-up time."""
+    import time
+
+    from resnet_lib import train as train_module
+
+    make_pipeline = train_module.make_pipeline
+
+    def slow_pipeline(*args, **kwargs):  # a start-up longer than the whole time limit
+        time.sleep(1.5)
+        return make_pipeline(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "make_pipeline", slow_pipeline)
+    run = train(replace(TINY, iterations=400), out_dir=tmp_path, device="cpu", progress=False, time_limit=1.0)
+    assert not run.finished and torch.load(run.checkpoint_file, weights_only=False)["state"]["iteration"] == 0
