@@ -4,7 +4,8 @@
 
 It prints what it will do and how long it expects, skips runs already recorded in results/,
 resumes unfinished ones from the work folder (outside the checkout, so that a later continuation
-on the same machine finds them), skips steps this machine does not run well (bf16 without native
+on the same machine finds them; a GPU lease's unfinished runs go there too) before it starts new
+ones, skips steps this machine does not run well (bf16 without native
 support), and stops cleanly at the time limit. Each run trains in a process of its own
 (`python -m resnet_lib train ... --resume`); a finished run's records are copied into results/ at
 once, ready to commit.
@@ -147,8 +148,9 @@ def _train_in_child(command: list[str], stop: dict) -> int:
 
 
 def _announce_plan(steps: list[Step], results, work: Path, device: torch.device) -> list[TrainConfig]:
-    """Print each run's state and the time expected for what remains; return the runs to train, in order."""
-    todo, total, step_seconds = [], 0.0, {}
+    """Print each run's state and the time expected for what remains; return the runs to train: those
+    begun (a checkpoint in `work`) first, then the others, each in the plan's order."""
+    todo, begun, total, step_seconds = [], [], 0.0, {}
     native = fastpath.native_bf16(device)
     announce(f"campaign on {fastpath.describe_hardware(device)}; unfinished runs in {work}")
     for step in steps:
@@ -171,8 +173,11 @@ def _announce_plan(steps: list[Step], results, work: Path, device: torch.device)
             total += seconds
             announce(f"{label}: {'resume at ' + str(done) if done else 'to train'}, about {seconds / 3600:.1f} h")
             todo.append(resolved)
-    announce(f"campaign: {len(todo)} runs to train, about {total / 3600:.1f} h on this machine")
-    return todo
+            if unfinished is not None and unfinished.checkpoint_file.exists():
+                begun.append(resolved)
+    announce(f"campaign: {len(todo)} runs to train, about {total / 3600:.1f} h on this machine"
+             + (f"; the {len(begun)} begun first" if begun else ""))
+    return [c for c in todo if c in begun] + [c for c in todo if c not in begun]  # no checkpoints piling up
 
 
 def copy_records(run: Run, results: str | Path) -> Run:

@@ -13,8 +13,10 @@ import pytest
 import torch
 from PIL import Image
 
+from resnet_lib import fastpath
 from resnet_lib.checkpoint import load_checkpoint
 from resnet_lib.config import TrainConfig, schedule_settings
+from resnet_lib.results import Run
 from resnet_lib.train import train
 
 TINY = TrainConfig(arch="resnet8", data="synthetic", iterations=12, eval_every=6, batch_size=32, val_fraction=0.05)
@@ -189,3 +191,20 @@ def test_a_campaign_trains_its_plan_in_order_stops_on_sigterm_and_skips_what_is_
     assert [r.split("-")[0] for r in recorded] == ["plain8", "resnet14", "resnet8"]
     again = subprocess.run([*args, "--dry-run"], capture_output=True, text=True, timeout=300)
     assert again.stdout.count(": recorded") == 3 and "0 runs to train" in again.stdout
+
+
+def test_a_campaign_finishes_begun_runs_before_starting_new_ones(tmp_path):
+    from resnet_lib.campaign import load_plan
+
+    plan = tmp_path / "plan.toml"
+    plan.write_text('data = "synthetic"\n[[step]]\nname = "tiny"\narchs = ["resnet8", "plain8"]\nschedule = 30\n')
+    begun = fastpath.resolve(load_plan(plan)[0].configs[1], torch.device("cpu"))  # plain8, e.g. from a GPU lease
+    train(begun, out_dir=tmp_path / "work", device="cpu", progress=False, stop_at=10)
+    args = [sys.executable, "-m", "resnet_lib", "campaign", "--plan", str(plan), "--out", str(tmp_path / "results"),
+            "--work", str(tmp_path / "work")]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and "the 1 begun first" in done.stdout, done.stdout[-2000:] + done.stderr[-2000:]
+    started = [line.split("--arch ")[1].split()[0] for line in done.stdout.splitlines() if line.startswith("campaign: python")]
+    assert started == ["plain8", "resnet8"]
+    pieces = Run(next((tmp_path / "results").glob("plain8-*"))).summary()["pieces"]
+    assert [(p["start_iteration"], p["end_iteration"]) for p in pieces] == [(0, 10), (10, 30)]
