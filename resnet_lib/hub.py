@@ -139,7 +139,7 @@ def publish(run_folder: str | Path, name: str | None = None, out: str | Path | N
     measured from the published file itself (the run's data must be present)."""
     from . import paper
     from .evaluation import evaluate
-    from .results import Run
+    from .results import Run, pieces_of
     from .train import make_pipeline, pick_device
 
     run = Run(run_folder)
@@ -170,7 +170,7 @@ def publish(run_folder: str | Path, name: str | None = None, out: str | Path | N
         name=name, arch=config.arch, shortcut=config.shortcut, run=run.path.name, params=summary["params"],
         macs=summary["macs"], schedule=config.schedule, full_schedule=summary["full_schedule"],
         data=summary["data"]["name"], data_sha256=config.data_sha256, precision=config.precision,
-        hardware=summary["environment"]["hardware"], seed=config.seed, test_error=round(test_error, 2),
+        hardware=" + ".join(pieces_of(summary, "hardware")), seed=config.seed, test_error=round(test_error, 2),
         recorded_test_error=round(summary["final"]["test_error"], 2),
         paper_test_error=paper.TABLE6[spec.depth][2] if spec.kind == "resnet" and spec.depth in paper.TABLE6 else None,
         file_sha256=hashlib.sha256(file.read_bytes()).hexdigest())

@@ -30,7 +30,7 @@ from .data import default_source, identify, locate
 from . import report
 from .report import (benchmark_table, short_hardware, enter_project_root, error_stats, run_table, save_figure, short_title, show_provenance,
                      show_table)
-from .results import RESULTS_DIR, SMOKE_DIR, Run, find_run, list_runs, load_runs
+from .results import RESULTS_DIR, SMOKE_DIR, Run, find_run, list_runs, load_runs, pieces_of
 
 @dataclass
 class Request:
@@ -364,7 +364,7 @@ def show_run_times(results: str | Path) -> None:
         train_s = sum(p["train_s"] for p in pieces)
         eval_s = None if any(p["eval_s"] is None for p in pieces) else sum(p["eval_s"] for p in pieces)
         rows.append({"run": f"{_name(run)}, {config.schedule}, seed {config.seed}, {config.precision}",
-                     "hardware": "; ".join(sorted({short_hardware(p["hardware"]) for p in pieces})),
+                     "hardware": " + ".join(short_hardware(h) for h in pieces_of(summary, "hardware")),
                      "img/s": summary["images_per_s"], "hours": (train_s + (eval_s or 0)) / 3600,
                      "evaluation share": None if eval_s is None else f"{100 * eval_s / (train_s + eval_s):.0f}%",
                      "pieces": len(pieces)})
@@ -410,6 +410,8 @@ def show_all_runs(results: str | Path) -> None:
                "data.name": "data", "data.sha256": "data sha256", "environment.hardware": "hardware",
                "environment.torch": "torch", "environment.git_commit": "commit", "wall_time_s": "wall time (s)"}
     shown = table.reindex(columns=list(columns)).rename(columns=columns)
+    shown["hardware"] = [" + ".join(pieces_of(run.summary(), "hardware")) if finished else hardware
+                         for run, finished, hardware in zip(list_runs(results), shown["finished"], shown["hardware"])]
     shown["data sha256"] = shown["data sha256"].str[:12]
     shown["commit"] = shown["commit"].str[:12]
     show_table(shown)
@@ -508,7 +510,7 @@ def _how(runs: list[Run]) -> str:
     seeds = sorted({c.seed for c in configs})
     schedule = "/".join(sorted({"full schedule" if s["full_schedule"] else f"{c.schedule} schedule"
                                 for c, s in zip(configs, summaries)}))
-    devices = "/".join(sorted({s["environment"]["device"].upper() for s in summaries}))
+    devices = "+".join(sorted({d.upper() for s in summaries for d in pieces_of(s, "device")}, reverse=True))
     precisions = "/".join(sorted({c.precision for c in configs}))
     return (f" ({schedule}, seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}, {devices}, "
             f"{precisions})")

@@ -165,6 +165,12 @@ def list_runs(root: str | Path = RESULTS_DIR) -> list[Run]:
     return sorted((Run(p.parent) for p in Path(root).glob("*/config.json")), key=lambda r: r.path.name)
 
 
+def pieces_of(summary: dict, key: str) -> list[str]:
+    """`key` ("hardware", "device", "git_commit") of each piece a run was trained in, each once, in the
+    order trained: a run begun on a GPU and finished on a CPU names both."""
+    return list(dict.fromkeys(str(piece.get(key)) for piece in summary.get("pieces") or [summary["environment"]]))
+
+
 def load_runs(root: str | Path = RESULTS_DIR) -> pd.DataFrame:
     """One row per run under `root`: its config, `finished`, and (if finished) its summary's scalars."""
     rows = []

@@ -174,3 +174,20 @@ def test_torchrun_two_processes_gloo(tmp_path):
     recorded = json.loads(summary.read_text())
     assert recorded["environment"]["processes"] == 2 and recorded["iterations"] == 8
     assert 0 <= recorded["final"]["test_error"] <= 100
+
+
+def test_a_run_begun_on_a_gpu_and_finished_on_a_cpu_names_both_wherever_it_is_shown(tmp_path):
+    from resnet_lib.checkpoint import atomic_save
+    from resnet_lib.report import provenance, run_table, short_title
+
+    begun = train(TINY, out_dir=tmp_path, device="cpu", stop_at=6, progress=False)
+    saved = load_checkpoint(begun.checkpoint_file)  # as a GPU lease leaves it (scripts/gpu_lease.sh)
+    saved["state"]["pieces"][0].update(hardware="1x NVIDIA H200", device="cuda", git_commit="abc123")
+    atomic_save(saved, begun.checkpoint_file)
+    run = train(TINY, out_dir=tmp_path, device="cpu", resume=True, progress=False)
+    pieces = run.summary()["pieces"]
+    assert [(p["device"], p["start_iteration"], p["end_iteration"]) for p in pieces] == [("cuda", 0, 6), ("cpu", 6, 12)]
+    cpu = pieces[1]["hardware"]
+    assert run_table([run]).loc[0, "hardware"] == f"1x NVIDIA H200 + {cpu}"
+    assert f"hardware: {sorted([cpu, '1x NVIDIA H200'])[0]}; {sorted([cpu, '1x NVIDIA H200'])[1]}" in provenance([run])
+    assert "abc123" in provenance([run]) and "CUDA+CPU" in short_title([run])
