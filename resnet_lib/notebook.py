@@ -353,21 +353,25 @@ def show_benchmarks(results: str | Path) -> None:
 
 
 def show_run_times(results: str | Path) -> None:
-    """What each finished run cost, to plan one's own: hardware, images/s over the training iterations,
-    hours (training and evaluating), the evaluations' share, and the pieces it was trained in."""
+    """What each finished run cost, to plan one's own: one row per run and machine it trained on, with
+    the iterations trained there, images/s over them, hours (training and evaluating), the
+    evaluations' share, and the pieces (stretches of work) it took there."""
     rows = []
     for run in list_runs(results):
         if not run.finished:
             continue
         config, summary = run.config(), run.summary()
-        pieces = summary["pieces"]
-        train_s = sum(p["train_s"] for p in pieces)
-        eval_s = None if any(p["eval_s"] is None for p in pieces) else sum(p["eval_s"] for p in pieces)
-        rows.append({"run": f"{_name(run)}, {config.schedule}, seed {config.seed}, {config.precision}",
-                     "hardware": " + ".join(short_hardware(h) for h in pieces_of(summary, "hardware")),
-                     "img/s": summary["images_per_s"], "hours": (train_s + (eval_s or 0)) / 3600,
-                     "evaluation share": None if eval_s is None else f"{100 * eval_s / (train_s + eval_s):.0f}%",
-                     "pieces": len(pieces)})
+        for hardware in pieces_of(summary, "hardware"):
+            pieces = [p for p in summary["pieces"] if p["hardware"] == hardware]
+            iterations = sum(p["end_iteration"] - p["start_iteration"] for p in pieces)
+            train_s = sum(p["train_s"] for p in pieces)
+            eval_s = None if any(p["eval_s"] is None for p in pieces) else sum(p["eval_s"] for p in pieces)
+            rows.append({"run": f"{_name(run)}, {config.schedule}, seed {config.seed}, {config.precision}",
+                         "hardware": short_hardware(hardware), "iterations": iterations,
+                         "img/s": round(config.batch_size * iterations / max(train_s, 1e-9)),
+                         "hours": (train_s + (eval_s or 0)) / 3600,
+                         "evaluation share": None if eval_s is None else f"{100 * eval_s / (train_s + eval_s):.0f}%",
+                         "pieces": len(pieces)})
     show_table(pd.DataFrame(rows), floatfmt=".2f")
 
 
