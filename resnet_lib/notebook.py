@@ -386,7 +386,6 @@ def show_numerics_check(results: str | Path, arch: str = "resnet20", schedule: s
         show_table(table)
         return
     table.insert(1, "precision", [r.config().precision for r in runs])
-    table["hardware"] = table["hardware"].map(short_hardware)
     show_table(table.drop(columns=["shortcut", "data", "iterations"]).sort_values(["precision", "seed"]))
     errors = {p: table[table["precision"] == p]["test error"] for p in ("fp32", "bf16")}
     from IPython.display import Markdown, display

@@ -58,7 +58,8 @@ def run_table(runs: list[Run]) -> pd.DataFrame:
             "arch": config.arch, "shortcut": config.shortcut or "-", "seed": config.seed,
             "train error": summary["final"]["train_error"], "val error": summary["final"]["val_error"],
             "test error": summary["final"]["test_error"], "iterations": config.iterations,
-            "data": summary["data"]["name"], "hardware": " + ".join(pieces_of(summary, "hardware")),
+            "data": summary["data"]["name"],
+            "hardware": " + ".join(short_hardware(h) for h in pieces_of(summary, "hardware")),  # in full: provenance()
         })
     return pd.DataFrame(rows)
 

@@ -178,7 +178,7 @@ def test_torchrun_two_processes_gloo(tmp_path):
 
 def test_a_run_begun_on_a_gpu_and_finished_on_a_cpu_names_both_wherever_it_is_shown(tmp_path):
     from resnet_lib.checkpoint import atomic_save
-    from resnet_lib.report import provenance, run_table, short_title
+    from resnet_lib.report import provenance, run_table, short_hardware, short_title
 
     begun = train(TINY, out_dir=tmp_path, device="cpu", stop_at=6, progress=False)
     saved = load_checkpoint(begun.checkpoint_file)  # as a GPU lease leaves it (scripts/gpu_lease.sh)
@@ -188,6 +188,6 @@ def test_a_run_begun_on_a_gpu_and_finished_on_a_cpu_names_both_wherever_it_is_sh
     pieces = run.summary()["pieces"]
     assert [(p["device"], p["start_iteration"], p["end_iteration"]) for p in pieces] == [("cuda", 0, 6), ("cpu", 6, 12)]
     cpu = pieces[1]["hardware"]
-    assert run_table([run]).loc[0, "hardware"] == f"1x NVIDIA H200 + {cpu}"
+    assert run_table([run]).loc[0, "hardware"] == f"NVIDIA H200 + {short_hardware(cpu)}"
     assert f"hardware: {sorted([cpu, '1x NVIDIA H200'])[0]}; {sorted([cpu, '1x NVIDIA H200'])[1]}" in provenance([run])
     assert "abc123" in provenance([run]) and "CUDA+CPU" in short_title([run])
