@@ -30,7 +30,7 @@ from .data import default_source, identify, locate
 from . import report
 from .report import (benchmark_table, short_hardware, enter_project_root, error_stats, run_table, save_figure, short_title, show_provenance,
                      show_table)
-from .results import RESULTS_DIR, SMOKE_DIR, Run, find_run, list_runs, load_runs, pieces_of
+from .results import RESULTS_DIR, SMOKE_DIR, Run, devices_of, find_run, list_runs, load_runs, pieces_of
 
 @dataclass
 class Request:
@@ -410,11 +410,9 @@ def show_all_runs(results: str | Path) -> None:
         print("no recorded runs")
         return
     columns = {"run": "run", "finished": "finished", "iterations": "iterations", "final.test_error": "test error",
-               "data.name": "data", "data.sha256": "data sha256", "environment.hardware": "hardware",
+               "data.name": "data", "data.sha256": "data sha256", "hardware": "hardware",
                "environment.torch": "torch", "environment.git_commit": "commit", "wall_time_s": "wall time (s)"}
     shown = table.reindex(columns=list(columns)).rename(columns=columns)
-    shown["hardware"] = [" + ".join(pieces_of(run.summary(), "hardware")) if finished else hardware
-                         for run, finished, hardware in zip(list_runs(results), shown["finished"], shown["hardware"])]
     shown["data sha256"] = shown["data sha256"].str[:12]
     shown["commit"] = shown["commit"].str[:12]
     show_table(shown)
@@ -513,7 +511,7 @@ def _how(runs: list[Run]) -> str:
     seeds = sorted({c.seed for c in configs})
     schedule = "/".join(sorted({"full schedule" if s["full_schedule"] else f"{c.schedule} schedule"
                                 for c, s in zip(configs, summaries)}))
-    devices = "+".join(sorted({d.upper() for s in summaries for d in pieces_of(s, "device")}, reverse=True))
+    devices = devices_of(summaries)
     precisions = "/".join(sorted({c.precision for c in configs}))
     return (f" ({schedule}, seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}, {devices}, "
             f"{precisions})")

@@ -11,7 +11,7 @@ import pandas as pd
 from .config import TrainConfig
 from .console import announce
 from .cli import sweep_commands, train_command
-from .results import RESULTS_DIR, Run, pieces_of
+from .results import RESULTS_DIR, Run, devices_of, pieces_of
 
 FIGURES_DIR = Path("figures")
 
@@ -84,7 +84,7 @@ def provenance(runs: list[Run]) -> str:
     full = all(s["full_schedule"] for s in summaries)
     schedule = "full 64k-iteration paper schedule" if full else f"SHORT RUN ({', '.join(map(str, iterations))} iterations), not the replication"
     hardware = sorted({h for s in summaries for h in pieces_of(s, "hardware")})
-    commits = sorted({("unknown" if c == "None" else c)[:12] for s in summaries for c in pieces_of(s, "git_commit")})
+    commits = sorted({(c or "unknown")[:12] for s in summaries for c in pieces_of(s, "git_commit")})
     seeds = sorted({c.seed for c in configs})
     return (f"data: {', '.join(data)}; schedule: {schedule}; seeds: {seeds}; hardware: {'; '.join(hardware)}; "
             f"commits: {', '.join(commits)}")
@@ -105,7 +105,7 @@ def short_title(runs: list[Run]) -> str:
     schedules = "/".join(sorted({c.schedule for c in configs}))
     full = all(s["full_schedule"] for s in summaries)
     schedule = "paper's full schedule" if full else f"{schedules} schedule, SHORT: not the replication"
-    devices = "+".join(sorted({d.upper() for s in summaries for d in pieces_of(s, "device")}, reverse=True))
+    devices = devices_of(summaries)
     precision = "/".join(sorted({c.precision for c in configs}))
     data = "/".join(sorted({s["data"]["name"] for s in summaries}))
     return f"({schedule}; {devices}, {precision}, {data})"

@@ -165,19 +165,28 @@ def list_runs(root: str | Path = RESULTS_DIR) -> list[Run]:
     return sorted((Run(p.parent) for p in Path(root).glob("*/config.json")), key=lambda r: r.path.name)
 
 
-def pieces_of(summary: dict, key: str) -> list[str]:
+def pieces_of(summary: dict, key: str) -> list:
     """`key` ("hardware", "device", "git_commit") of each piece a run was trained in, each once, in the
-    order trained: a run begun on a GPU and finished on a CPU names both."""
-    return list(dict.fromkeys(str(piece.get(key)) for piece in summary.get("pieces") or [summary["environment"]]))
+    order trained: a run begun on a GPU and finished on a CPU names both. A value a piece lacks is None."""
+    return list(dict.fromkeys(piece.get(key) for piece in summary.get("pieces") or [summary["environment"]]))
+
+
+def devices_of(summaries: list[dict]) -> str:
+    """The devices runs were trained on, GPU first: "CPU", "CUDA" or, for runs begun on one and finished on
+    the other, "CUDA+CPU"."""
+    return "+".join(sorted({d.upper() for s in summaries for d in pieces_of(s, "device")}, reverse=True))
 
 
 def load_runs(root: str | Path = RESULTS_DIR) -> pd.DataFrame:
-    """One row per run under `root`: its config, `finished`, and (if finished) its summary's scalars."""
+    """One row per run under `root`: its config, `finished`, and (if finished) its summary's scalars and
+    `hardware`, every machine it was trained on joined by " + "."""
     rows = []
     for run in list_runs(root):
         row = {"run": run.path.name, "path": str(run.path), "finished": run.finished, **run.config().to_dict()}
         if run.finished:
-            row.update({k: v for k, v in _flatten(run.summary()).items() if k not in row})
+            summary = run.summary()
+            row["hardware"] = " + ".join(pieces_of(summary, "hardware"))
+            row.update({k: v for k, v in _flatten(summary).items() if k not in row})
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -191,3 +191,8 @@ def test_a_run_begun_on_a_gpu_and_finished_on_a_cpu_names_both_wherever_it_is_sh
     assert run_table([run]).loc[0, "hardware"] == f"NVIDIA H200 + {short_hardware(cpu)}"
     assert f"hardware: {sorted([cpu, '1x NVIDIA H200'])[0]}; {sorted([cpu, '1x NVIDIA H200'])[1]}" in provenance([run])
     assert "abc123" in provenance([run]) and "CUDA+CPU" in short_title([run])
+    assert load_runs(tmp_path).loc[0, "hardware"] == f"1x NVIDIA H200 + {cpu}"
+    summary = run.summary()
+    summary["pieces"][0]["git_commit"] = None  # trained outside a git checkout
+    run.summary_file.write_text(json.dumps(summary))
+    assert "commits: " in provenance([run]) and "unknown" in provenance([run]).split("commits: ")[1]
