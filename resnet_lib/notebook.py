@@ -354,8 +354,8 @@ def show_benchmarks(results: str | Path) -> None:
 
 def show_run_times(results: str | Path) -> None:
     """What each finished run cost, to plan one's own: one row per run and machine it trained on, with
-    the iterations trained there, images/s over them, hours (training and evaluating), the
-    evaluations' share, and the pieces (stretches of work) it took there."""
+    the iterations trained there, images/s over them, how many runs shared the device meanwhile, hours
+    (training and evaluating), the evaluations' share, and the pieces (stretches of work) it took there."""
     rows = []
     for run in list_runs(results):
         if not run.finished:
@@ -366,9 +366,11 @@ def show_run_times(results: str | Path) -> None:
             iterations = sum(p["end_iteration"] - p["start_iteration"] for p in pieces)
             train_s = sum(p["train_s"] for p in pieces)
             eval_s = None if any(p["eval_s"] is None for p in pieces) else sum(p["eval_s"] for p in pieces)
+            at_once = sorted({str(p.get("runs_at_once", "not recorded")) for p in pieces})
             rows.append({"run": f"{_name(run)}, {config.schedule}, seed {config.seed}, {config.precision}",
                          "hardware": short_hardware(hardware), "iterations": iterations,
                          "img/s": round(config.batch_size * iterations / max(train_s, 1e-9)),
+                         "runs at once": ", ".join(at_once),
                          "hours": (train_s + (eval_s or 0)) / 3600,
                          "evaluation share": None if eval_s is None else f"{100 * eval_s / (train_s + eval_s):.0f}%",
                          "pieces": len(pieces)})

@@ -14,12 +14,14 @@ from .config import TrainConfig
 from .fastpath import describe_hardware
 
 
-def environment(config: TrainConfig, device: torch.device, world: int = 1) -> dict:
-    """What one piece of a run ran on and with: hardware, versions, commit, execution settings."""
+def environment(config: TrainConfig, device: torch.device, world: int = 1, runs_at_once: int = 1) -> dict:
+    """What one piece of a run ran on and with: hardware, versions, commit, execution settings, and how
+    many runs shared the device (`runs_at_once`, a sweep's workers)."""
     return {
         "hardware": describe_hardware(device, world),
         "device": device.type,
         "processes": world,
+        "runs_at_once": runs_at_once,
         "channels_last": config.channels_last,
         "compile": config.compile,
         "data_path": config.data,

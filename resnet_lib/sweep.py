@@ -22,7 +22,7 @@ from .results import RESULTS_DIR, Run, find_run
 
 
 def _train_one(job: tuple) -> tuple[str | None, bool]:
-    config_dict, out_dir, device, deadline, threads = job
+    config_dict, out_dir, device, deadline, threads, runs_at_once = job
     from .train import train  # imported in the worker
 
     if threads:
@@ -32,7 +32,8 @@ def _train_one(job: tuple) -> tuple[str | None, bool]:
     if remaining is not None and remaining <= 0:  # not started before the deadline: left for the next sweep
         run = find_run(config, out_dir, finished=False)
         return (str(run.path), run.finished) if run else (None, False)
-    run = train(config, out_dir=out_dir, device=device, resume=True, time_limit=remaining, progress=False)
+    run = train(config, out_dir=out_dir, device=device, resume=True, time_limit=remaining, progress=False,
+                runs_at_once=runs_at_once)
     return str(run.path), run.finished
 
 
@@ -42,7 +43,8 @@ def sweep(configs: list[TrainConfig], concurrent: int = 2, out_dir: str | Path =
     (run None for a config not started before the time limit)."""
     deadline = None if time_limit is None else time.time() + time_limit
     threads = max(1, (os.cpu_count() or 1) // concurrent) if device == "cpu" or not torch.cuda.is_available() else None
-    jobs = [(c.to_dict(), str(out_dir), device, deadline, threads) for c in configs]
+    runs_at_once = min(concurrent, len(configs))  # recorded with each piece: the speed of one of them
+    jobs = [(c.to_dict(), str(out_dir), device, deadline, threads, runs_at_once) for c in configs]
     with mp.get_context("spawn").Pool(concurrent, maxtasksperchild=1) as pool:
         done = pool.map(_train_one, jobs, chunksize=1)
     return [(Run(path) if path else None, finished) for path, finished in done]

@@ -171,13 +171,15 @@ class TrainState:
 
 def train(config: TrainConfig, out_dir: str | Path = RESULTS_DIR, device: str = "auto", resume: bool = False,
           stop_at: int | None = None, time_limit: float | None = None, progress: bool = True,
-          stop_signals: tuple = (signal.SIGINT, signal.SIGTERM)) -> Run:
+          stop_signals: tuple = (signal.SIGINT, signal.SIGTERM), runs_at_once: int = 1) -> Run:
     """Train `config` into its run folder under `out_dir` and return the Run.
 
     A finished run of the same experiment is returned as it is. An unfinished one is continued when
     `resume` (else ConfigError). `stop_at` (an iteration) or `time_limit` (seconds) end this call
     early with a checkpoint, leaving the run unfinished and resumable. Each of `stop_signals` ends it
     with a checkpoint too (TrainingInterrupted). A run another live process trains raises RunBusy.
+    `runs_at_once`: how many runs the caller trains at once on this device (a sweep's), recorded with
+    the piece so that its speed is read right.
     """
     deadline = None if time_limit is None else time.perf_counter() + time_limit  # start-up counts too
     rank, world, local_rank = _distributed()
@@ -197,11 +199,12 @@ def train(config: TrainConfig, out_dir: str | Path = RESULTS_DIR, device: str = 
     if run.finished:
         return run
     with run.lock() if rank == 0 else nullcontext():
-        return _train(run, config, data, device, rank, world, resume, stop_at, deadline, progress, stop_signals)
+        return _train(run, config, data, device, rank, world, resume, stop_at, deadline, progress, stop_signals,
+                      runs_at_once)
 
 
 def _train(run: Run, config: TrainConfig, data, device: torch.device, rank: int, world: int, resume: bool,
-           stop_at: int | None, deadline: float | None, progress: bool, stop_signals: tuple) -> Run:
+           stop_at: int | None, deadline: float | None, progress: bool, stop_signals: tuple, runs_at_once: int) -> Run:
     """The loop of `train`, with the run folder held and the data loaded; `deadline` in time.perf_counter() seconds."""
     if run.finished:  # finished by the process that held the lock before us
         return run
@@ -212,7 +215,7 @@ def _train(run: Run, config: TrainConfig, data, device: torch.device, rank: int,
     optimizer = make_optimizer(config, raw_model)
     autocast = make_autocast(config, device)
     state = _load_or_start(run, config, raw_model, optimizer, device, rank, resume)
-    piece = {"start_iteration": state.iteration, "train_s": 0.0, "eval_s": 0.0, **environment(config, device, world)}
+    piece = {"start_iteration": state.iteration, "train_s": 0.0, "eval_s": 0.0, **environment(config, device, world, runs_at_once)}
     state.pieces.append(piece)
 
     bar = tqdm(total=config.iterations, initial=state.iteration, desc=run.path.name, disable=not progress or rank != 0,

@@ -74,6 +74,7 @@ def test_records_and_lookup(tmp_path):
     assert summary["data"]["name"] == "synthetic" and len(summary["data"]["sha256"]) == 64
     assert summary["params"] == 75290 and summary["seed"] == 0 and summary["full_schedule"] is False
     assert summary["environment"]["torch"] == torch.__version__ and summary["environment"]["hardware"]
+    assert summary["environment"]["runs_at_once"] == 1
     assert len(summary["layer_responses"]) == 7  # stem + 2 per block x 3 blocks
     metrics = run.metrics()
     assert metrics["iteration"].tolist() == [6, 12]
