@@ -40,7 +40,8 @@ from resnet_lib.analysis import describe  # noqa: E402
 from resnet_lib.config import TrainConfig  # noqa: E402
 from resnet_lib.data import CifarPipeline, default_source, load_dataset  # noqa: E402
 from resnet_lib.provenance import environment  # noqa: E402
-from resnet_lib.train import make_autocast, make_model, make_optimizer, pick_device, train_step  # noqa: E402
+from resnet_lib.runtime import make_autocast, make_model, make_optimizer, pick_device  # noqa: E402
+from resnet_lib.train import train_step  # noqa: E402
 
 FULL_RUN_IMAGES = 64000 * 128
 DENSE_BF16_PEAK = {"H100": 989.4e12, "H200": 989.4e12, "A100": 312e12}  # datasheet, dense (no sparsity)

@@ -34,7 +34,7 @@ except ImportError:  # Python 3.10
 from . import fastpath
 from .config import ConfigError, TrainConfig, schedule_settings
 from .console import announce
-from .cli import train_command
+from .commands import train_command
 from .train import estimate_seconds
 from .results import RESULTS_DIR, Run, find_run
 

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from .checkpoint import CheckpointError, load_checkpoint, load_weights
 from .config import TrainConfig
 from .models import build_model
+from .runtime import make_autocast, make_pipeline, pick_device
 
 
 @torch.no_grad()
@@ -47,8 +48,6 @@ def evaluate(model, batches, autocast=None) -> tuple[float, float]:
 
 def evaluate_file(path: str | Path, data: str | None = None, device: str = "auto") -> dict:
     """Validation and test error of a checkpoint.pt, or of a weights.pt with its run's config.json beside it."""
-    from .train import make_autocast, make_pipeline, pick_device
-
     path = Path(path)
     try:
         config = TrainConfig.from_dict(load_checkpoint(path)["config"])

@@ -140,7 +140,7 @@ def publish(run_folder: str | Path, name: str | None = None, out: str | Path | N
     from . import paper
     from .evaluation import evaluate
     from .results import Run, pieces_of
-    from .train import make_pipeline, pick_device
+    from .runtime import make_pipeline, pick_device
 
     run = Run(run_folder)
     if not run.finished:

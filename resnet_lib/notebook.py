@@ -110,7 +110,8 @@ def runs(req: Request, archs: list[str], seeds: list[int], shortcuts: list[str |
          ) -> tuple[list[Run], list[TrainConfig]]:
     """(finished runs, configs still missing) of `archs` x `shortcuts` x `seeds`: recorded ones reused,
     the others trained or resumed when `req.train_missing`."""
-    from .train import TrainingInterrupted, estimate_seconds, pick_device, train
+    from .runtime import pick_device
+    from .train import TrainingInterrupted, estimate_seconds, train
 
     found, missing = [], []
     data_sha256 = identify(req.source)[1]  # once, not once per config

@@ -10,7 +10,7 @@ import pandas as pd
 
 from .config import TrainConfig
 from .console import announce
-from .cli import sweep_commands, train_command
+from .commands import sweep_commands, train_command
 from .results import RESULTS_DIR, Run, devices_of, pieces_of
 
 FIGURES_DIR = Path("figures")

@@ -12,7 +12,6 @@ recorded with its hardware, commit and wall time.
 
 from __future__ import annotations
 
-import inspect
 import math
 import os
 import signal
@@ -33,12 +32,11 @@ from .analysis import count_macs, count_params, layer_responses
 from .checkpoint import FORMAT, atomic_save, load_checkpoint
 from .config import ConfigError, TrainConfig, parse_arch
 from .console import announce, progress_stream
-from .data import CifarPipeline, load_dataset
 from .evaluation import evaluate
-from .imagenet import ImageFolderPipeline
 from .models import build_model
 from .provenance import environment
 from .results import RESULTS_DIR, Run
+from .runtime import make_autocast, make_model, make_optimizer, make_pipeline, pick_device
 
 STOP_SYNC_EVERY = 20  # iterations between the processes' agreement on stopping (torchrun jobs)
 
@@ -54,18 +52,6 @@ class TrainingInterrupted(Exception):
 
 class TrainingDiverged(Exception):
     """The training loss became NaN or infinite."""
-
-
-def pick_device(device: str = "auto", local_rank: int = 0) -> torch.device:
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError("--device cuda asked for, but PyTorch sees no CUDA GPU; use --device cpu or auto")
-        return torch.device("cuda", local_rank)
-    if device != "cpu":
-        raise ConfigError(f"unknown device {device!r}; valid: auto, cpu, cuda")
-    return torch.device("cpu")
 
 
 def _distributed() -> tuple[int, int, int]:
@@ -90,38 +76,6 @@ def train_step(model, optimizer, x: torch.Tensor, y: torch.Tensor, autocast) -> 
     loss.backward()
     optimizer.step()
     return loss, logits
-
-
-def make_autocast(config: TrainConfig, device: torch.device):
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
-
-
-def make_model(config: TrainConfig, num_classes: int, device: torch.device):
-    """(the model, the model to call: compiled and/or DDP-wrapped as the config and launch ask)."""
-    torch.manual_seed(config.seed)
-    raw_model = build_model(config.arch, config.shortcut, num_classes=num_classes).to(device)
-    raw_model = raw_model.to(memory_format=torch.channels_last if config.channels_last else torch.contiguous_format)
-    model = raw_model
-    if dist.is_available() and dist.is_initialized():
-        model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    if config.compile:
-        model = torch.compile(model)
-    return raw_model, model
-
-
-def make_optimizer(config: TrainConfig, model) -> torch.optim.SGD:
-    fused = next(model.parameters()).is_cuda and "fused" in inspect.signature(torch.optim.SGD).parameters  # torch >= 2.4
-    fast = {"fused": True} if fused else {}
-    return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay, **fast)
-
-
-def make_pipeline(config: TrainConfig, device: torch.device, rank: int = 0, world: int = 1):
-    """The data pipeline of `config`: CIFAR in device memory, or an ImageNet-style ImageFolder tree."""
-    if parse_arch(config.arch).family == "imagenet":
-        return ImageFolderPipeline(config.data, config.batch_size, config.seed, config.val_fraction, config.split_seed,
-                                   device, rank, world)
-    return CifarPipeline(load_dataset(config.data), config.batch_size, config.seed, config.val_fraction,
-                         config.split_seed, device, rank, world, channels_last=config.channels_last)
 
 
 def estimate_seconds(config: TrainConfig, device: str = "auto", steps: int = 3) -> float:

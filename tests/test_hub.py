@@ -13,7 +13,8 @@ from resnet_lib import hub
 from resnet_lib.config import ConfigError, TrainConfig
 from resnet_lib.data import locate
 from resnet_lib.evaluation import evaluate
-from resnet_lib.train import make_pipeline, train
+from resnet_lib.runtime import make_pipeline
+from resnet_lib.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = TrainConfig(arch="resnet8", data="synthetic", iterations=40, eval_every=20, batch_size=32, val_fraction=0.05)

@@ -152,7 +152,7 @@ def test_a_full_disk_ends_with_one_line_keeps_the_last_checkpoint_and_leaves_no_
 
 
 def test_missing_runs_come_with_one_sweep_command_per_group_for_a_cluster():
-    from resnet_lib.cli import sweep_commands
+    from resnet_lib.commands import sweep_commands
 
     eighth = [TrainConfig(arch=a, seed=s, data="cifar10-jpeg", **schedule_settings("1/8"))
               for a in ("plain20", "resnet20") for s in (0, 1)]
