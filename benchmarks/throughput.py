@@ -8,7 +8,8 @@ In one run on one device, for each architecture (batch 128, the paper's augmenta
   augmentation there, fused SGD on CUDA): fp32 or bf16 autocast, NCHW or channels-last, eager or
   compiled; bf16 only where the hardware has it natively. The setting the trainer picks by default
   (resnet_lib/fastpath.py) is marked; "fast" in the record is that one;
-- concurrent: K processes running the picked setting at once on the same device (aggregate images/s).
+- concurrent: K processes running the picked setting at once on the same device (aggregate images/s);
+  on a CPU each gets its share of the cores' threads, as in a sweep.
 
 Prints a table and writes JSON (hardware, driver, torch, commit) under results/benchmarks/.
 
@@ -139,15 +140,20 @@ def fast_rate(arch: str, source: str, device: str, steps: int, warmup: int, sett
     return steps * 128 / (time.perf_counter() - start), warmup_s
 
 
-def _concurrent_worker(args, barrier, queue):
+def _concurrent_worker(args, barrier, queue, threads):
+    if threads:
+        torch.set_num_threads(threads)
     queue.put(fast_rate(*args, barrier=barrier)[0])
 
 
-def concurrent_rate(k: int, *args) -> float:
-    """Aggregate images/s of k processes running the fast path at once (timed windows aligned by a barrier)."""
+def concurrent_rate(k: int, arch: str, source: str, device: str, steps: int, warmup: int, settings: dict) -> float:
+    """Aggregate images/s of k processes running `settings` at once (timed windows aligned by a barrier); on a
+    CPU each process gets its share of the cores, as a sweep gives it."""
     context = mp.get_context("spawn")
     barrier, queue = context.Barrier(k), context.Queue()
-    workers = [context.Process(target=_concurrent_worker, args=(args, barrier, queue)) for _ in range(k)]
+    args = (arch, source, device, steps, warmup, settings)
+    threads = max(1, (os.cpu_count() or 1) // k) if device == "cpu" else None
+    workers = [context.Process(target=_concurrent_worker, args=(args, barrier, queue, threads)) for _ in range(k)]
     for w in workers:
         w.start()
     rates = [queue.get() for _ in workers]
