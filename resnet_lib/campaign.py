@@ -1,6 +1,7 @@
 """A campaign: the runs a plan kept in the repository (campaign.toml) lists, trained in order on this machine.
 
     python -m resnet_lib campaign --time-limit 9000      # train for 2.5 hours, then checkpoint and stop
+    python -m resnet_lib campaign --concurrent 2         # two runs at once, a core each (faster on 2 cores)
 
 It prints what it will do and how long it expects, skips runs already recorded in results/,
 resumes unfinished ones from the work folder (outside the checkout, so that a later continuation
@@ -76,8 +77,9 @@ def load_plan(path: str | Path = PLAN) -> list[Step]:
 
 
 def run_campaign(plan: str | Path = PLAN, results: str | Path = RESULTS_DIR, work: str | Path = WORK_DIR,
-                 time_limit: float | None = None, dry_run: bool = False) -> int:
-    """Train the plan's missing runs in order until done or `time_limit` seconds; returns the number finished."""
+                 time_limit: float | None = None, dry_run: bool = False, concurrent: int = 1) -> int:
+    """Train the plan's missing runs in order, up to `concurrent` at once (each on its share of the cores),
+    until done or `time_limit` seconds; returns the number finished."""
     device = torch.device("cpu")
     deadline = None if time_limit is None else time.time() + time_limit
     work = Path(work)
@@ -86,30 +88,31 @@ def run_campaign(plan: str | Path = PLAN, results: str | Path = RESULTS_DIR, wor
         return 0
     finished = 0
     with _stop_on_signals() as stop:
-        for config in todo:
+        running = stop["children"]  # process -> the config it trains
+        while todo or running:
             remaining = None if deadline is None else deadline - time.time()
-            if stop["signal"]:
+            while todo and len(running) < concurrent and not stop["signal"] and (remaining is None or remaining >= MIN_PIECE_S):
+                at_once = min(concurrent, len(running) + len(todo))
+                config = todo.pop(0)
+                command = shlex.split(train_command(config, work))[1:] + ["--resume", "--device", "cpu", "--no-progress",
+                                                                         "--runs-at-once", str(at_once)]
+                if remaining is not None:
+                    command += ["--time-limit", f"{remaining - 60:.0f}"]  # a minute for loading data and the last checkpoint
+                announce(f"campaign: {' '.join(['python'] + command)}")
+                running[_start_child([sys.executable] + command, os.cpu_count() or 1, at_once, stop)] = config
+            if not running:
+                if todo and not stop["signal"]:
+                    announce(f"campaign: {remaining:.0f} s left, less than a piece needs ({MIN_PIECE_S} s); stopping here")
                 break
-            if remaining is not None and remaining < MIN_PIECE_S:
-                announce(f"campaign: {remaining:.0f} s left, less than a piece needs ({MIN_PIECE_S} s); stopping here")
-                break
-            command = shlex.split(train_command(config, work))[1:] + ["--resume", "--device", "cpu", "--no-progress"]
-            if remaining is not None:
-                command += ["--time-limit", f"{remaining - 60:.0f}"]  # a minute for loading data and the last checkpoint
-            announce(f"campaign: {' '.join(['python'] + command)}")
-            status = _train_in_child([sys.executable] + command, stop)
-            run = find_run(config, work)
+            child, status = _wait_any(running)
+            run = find_run(running.pop(child), work)
             if run is not None:
                 copy_records(run, results)
                 announce(f"campaign: recorded {Path(results) / run.path.name} (test error "
                          f"{run.summary()['final']['test_error']:.2f}%); commit it")
                 finished += 1
-            if stop["signal"]:
-                break
-            if run is None and status != 0:
-                announce(f"campaign: the run ended with status {status}; going on with the next")
-            elif run is None:
-                break  # stopped at the time limit: the run is unfinished, the campaign too
+            elif status != 0 and not stop["signal"]:
+                announce(f"campaign: a run ended with status {status}; going on with the next")
         if stop["signal"]:
             announce(f"campaign: stopped on {stop['signal']}; an unfinished run saved its checkpoint in {work} and "
                      f"resumes next time")
@@ -119,14 +122,16 @@ def run_campaign(plan: str | Path = PLAN, results: str | Path = RESULTS_DIR, wor
 @contextmanager
 def _stop_on_signals():
     """SIGTERM or Ctrl-C (SIGINT) stop the campaign, whenever they come: no further run starts. A SIGTERM
-    is passed on to the training process running then (it checkpoints); a Ctrl-C reaches it through
-    the terminal. Yields {"signal": name or None, "child": the running process or None}."""
-    stop = {"signal": None, "child": None}
+    is passed on to the training processes running then (they checkpoint); a Ctrl-C reaches them through
+    the terminal. Yields {"signal": name or None, "children": {running process: its config}}."""
+    stop = {"signal": None, "children": {}}
 
     def handler(number, _frame):
         stop["signal"] = stop["signal"] or signal.Signals(number).name
-        if number == signal.SIGTERM and stop["child"] is not None and stop["child"].poll() is None:
-            stop["child"].send_signal(number)
+        if number == signal.SIGTERM:
+            for child in list(stop["children"]):
+                if child.poll() is None:
+                    child.send_signal(number)
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -136,15 +141,23 @@ def _stop_on_signals():
             signal.signal(s, old)
 
 
-def _train_in_child(command: list[str], stop: dict) -> int:
-    """Run a training process to its end (SIGTERM passed on to it by `stop`'s handler); its exit status."""
-    stop["child"] = subprocess.Popen(command)
+def _start_child(command: list[str], cores: int, at_once: int, stop: dict) -> subprocess.Popen:
+    """Start a training process on its share of the `cores` (its threads) when `at_once` run together."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(max(1, cores // at_once))) if at_once > 1 else None
+    child = subprocess.Popen(command, env=env)
     if stop["signal"] == "SIGTERM":  # it came while the process was being started
-        stop["child"].send_signal(signal.SIGTERM)
-    try:
-        return stop["child"].wait()
-    finally:
-        stop["child"] = None
+        child.send_signal(signal.SIGTERM)
+    return child
+
+
+def _wait_any(running: dict) -> tuple[subprocess.Popen, int]:
+    """The first of the `running` processes to end, and its exit status."""
+    while True:
+        for child in running:
+            status = child.poll()
+            if status is not None:
+                return child, status
+        time.sleep(0.5)
 
 
 def _announce_plan(steps: list[Step], results, work: Path, device: torch.device) -> list[TrainConfig]:
@@ -175,7 +188,7 @@ def _announce_plan(steps: list[Step], results, work: Path, device: torch.device)
             todo.append(resolved)
             if unfinished is not None and unfinished.checkpoint_file.exists():
                 begun.append(resolved)
-    announce(f"campaign: {len(todo)} runs to train, about {total / 3600:.1f} h on this machine"
+    announce(f"campaign: {len(todo)} runs to train, about {total / 3600:.1f} h on this machine, one at a time"
              + (f"; the {len(begun)} begun first" if begun else ""))
     return [c for c in todo if c in begun] + [c for c in todo if c not in begun]  # no checkpoints piling up
 

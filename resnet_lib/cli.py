@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue an unfinished run of the same experiment")
     p.add_argument("--stop-at", type=_positive_int, help="checkpoint and stop at this iteration (resume later)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--runs-at-once", type=_positive_int, default=1, help="runs sharing this device meanwhile, "
+                   "recorded with this piece of the run so that its speed is read right (default 1; a campaign sets it)")
     p.set_defaults(handler=_train)
 
     p = commands.add_parser("sweep", help="train many runs concurrently on one device, each recorded and resumable")
@@ -89,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--work", help="where unfinished runs live, outside the checkout (default: ~/.cache/resnet_lib/runs)")
     p.add_argument("--time-limit", type=float, help="seconds: checkpoint and stop before this much time has passed")
     p.add_argument("--dry-run", action="store_true", help="print the plan, its state and the time expected; train nothing")
+    p.add_argument("--concurrent", type=_positive_int, default=1, help="runs trained at once, the cores shared among them "
+                   "(default 1; on 2 cores, 2 trained 1.29x as many images/s as 1 for ResNet-56, Intel Xeon AMX)")
     p.set_defaults(handler=_campaign)
 
     p = commands.add_parser("publish", help="publish a finished run's weights (fp16) with a model card, for torch.hub")
@@ -174,7 +178,7 @@ def _train(args) -> int:
         load_dataset(config.data, download=True)
     try:
         run = train(config, out_dir=_out(args, config.data), device=args.device, resume=args.resume, stop_at=args.stop_at,
-                    time_limit=args.time_limit, progress=not args.no_progress)
+                    time_limit=args.time_limit, progress=not args.no_progress, runs_at_once=args.runs_at_once)
     except TrainingInterrupted as stop:
         print(f"interrupted: {stop}", file=sys.stderr)
         return 130
@@ -224,7 +228,7 @@ def _sweep_on_slurm(args, configs: list[TrainConfig], out: str) -> int:
 def _campaign(args) -> int:
     from .campaign import WORK_DIR, run_campaign
 
-    run_campaign(args.plan, args.out, args.work or WORK_DIR, args.time_limit, args.dry_run)
+    run_campaign(args.plan, args.out, args.work or WORK_DIR, args.time_limit, args.dry_run, args.concurrent)
     return 0
 
 

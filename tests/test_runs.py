@@ -1,5 +1,6 @@
 """What identifies a run, and how a run folder is shared: keys, locks, pieces, warm-up bound, torchrun stops."""
 
+import json
 import os
 import shutil
 import signal
@@ -208,3 +209,18 @@ def test_a_campaign_finishes_begun_runs_before_starting_new_ones(tmp_path):
     assert started == ["plain8", "resnet8"]
     pieces = Run(next((tmp_path / "results").glob("plain8-*"))).summary()["pieces"]
     assert [(p["start_iteration"], p["end_iteration"]) for p in pieces] == [(0, 10), (10, 30)]
+
+
+def test_a_campaign_can_train_two_runs_at_once_each_on_its_share_of_the_cores(tmp_path):
+    plan = tmp_path / "plan.toml"
+    plan.write_text('data = "synthetic"\n[[step]]\nname = "tiny"\narchs = ["resnet8", "plain8"]\nschedule = 30\n')
+    args = [sys.executable, "-m", "resnet_lib", "campaign", "--plan", str(plan), "--out", str(tmp_path / "results"),
+            "--work", str(tmp_path / "work"), "--concurrent", "2"]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and done.stdout.count("campaign: recorded") == 2, done.stdout[-2000:] + done.stderr[-2000:]
+    events = [line.split(":")[1].split()[0] for line in done.stdout.splitlines() if line.startswith("campaign: ")]
+    assert events[events.index("python"):][:3] == ["python", "python", "recorded"]  # both started before either ended
+    threads = max(1, (os.cpu_count() or 1) // 2)
+    for summary in (tmp_path / "results").glob("*/summary.json"):
+        (piece,) = json.loads(summary.read_text())["pieces"]
+        assert piece["runs_at_once"] == 2 and f"{threads} threads" in piece["hardware"]
