@@ -59,7 +59,7 @@ def run_table(runs: list[Run]) -> pd.DataFrame:
             "train error": summary["final"]["train_error"], "val error": summary["final"]["val_error"],
             "test error": summary["final"]["test_error"], "iterations": config.iterations,
             "data": summary["data"]["name"],
-            "hardware": " + ".join(short_hardware(h) for h in pieces_of(summary, "hardware")),  # in full: provenance()
+            "hardware": " + ".join(dict.fromkeys(short_hardware(h) for h in pieces_of(summary, "hardware"))),  # in full: provenance()
         })
     return pd.DataFrame(rows)
 

@@ -195,5 +195,7 @@ def test_a_run_begun_on_a_gpu_and_finished_on_a_cpu_names_both_wherever_it_is_sh
     assert load_runs(tmp_path).loc[0, "hardware"] == f"1x NVIDIA H200 + {cpu}"
     summary = run.summary()
     summary["pieces"][0]["git_commit"] = None  # trained outside a git checkout
-    run.summary_file.write_text(json.dumps(summary))
+    summary["pieces"].append({**pieces[1], "hardware": pieces[1]["hardware"].replace(" threads;", " threads (fewer);")})
+    run.summary_file.write_text(json.dumps(summary))  # the same CPU once more, sharing its cores with another run
     assert "commits: " in provenance([run]) and "unknown" in provenance([run]).split("commits: ")[1]
+    assert run_table([run]).loc[0, "hardware"] == f"NVIDIA H200 + {short_hardware(cpu)}"  # each machine named once
