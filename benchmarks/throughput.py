@@ -152,7 +152,7 @@ def concurrent_rate(k: int, arch: str, source: str, device: str, steps: int, war
     context = mp.get_context("spawn")
     barrier, queue = context.Barrier(k), context.Queue()
     args = (arch, source, device, steps, warmup, settings)
-    threads = max(1, (os.cpu_count() or 1) // k) if device == "cpu" else None
+    threads = fastpath.threads_per_run(k) if device == "cpu" else None
     workers = [context.Process(target=_concurrent_worker, args=(args, barrier, queue, threads)) for _ in range(k)]
     for w in workers:
         w.start()

@@ -99,7 +99,7 @@ def run_campaign(plan: str | Path = PLAN, results: str | Path = RESULTS_DIR, wor
                 if remaining is not None:
                     command += ["--time-limit", f"{remaining - 60:.0f}"]  # a minute for loading data and the last checkpoint
                 announce(f"campaign: {' '.join(['python'] + command)}")
-                running[_start_child([sys.executable] + command, os.cpu_count() or 1, at_once, stop)] = config
+                running[_start_child([sys.executable] + command, at_once, stop)] = config
             if not running:
                 if todo and not stop["signal"]:
                     announce(f"campaign: {remaining:.0f} s left, less than a piece needs ({MIN_PIECE_S} s); stopping here")
@@ -141,9 +141,9 @@ def _stop_on_signals():
             signal.signal(s, old)
 
 
-def _start_child(command: list[str], cores: int, at_once: int, stop: dict) -> subprocess.Popen:
-    """Start a training process on its share of the `cores` (its threads) when `at_once` run together."""
-    env = dict(os.environ, OMP_NUM_THREADS=str(max(1, cores // at_once))) if at_once > 1 else None
+def _start_child(command: list[str], at_once: int, stop: dict) -> subprocess.Popen:
+    """Start a training process on its share of the cores (its threads) when `at_once` run together."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(fastpath.threads_per_run(at_once))) if at_once > 1 else None
     child = subprocess.Popen(command, env=env)
     if stop["signal"] == "SIGTERM":  # it came while the process was being started
         child.send_signal(signal.SIGTERM)

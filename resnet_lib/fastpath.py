@@ -70,6 +70,11 @@ def cpu_capability() -> str:
     return ", ".join(units)
 
 
+def threads_per_run(at_once: int) -> int:
+    """CPU threads for each of `at_once` processes sharing this machine's cores (at least one)."""
+    return max(1, (os.cpu_count() or 1) // at_once)
+
+
 def describe_hardware(device: torch.device, world: int = 1) -> str:
     """e.g. "1x Intel(R) Xeon(R) Processor (2 cores, 2 threads; AVX-512, AVX-512 BF16, AMX BF16)" or "2x NVIDIA H200"."""
     if device.type == "cuda":

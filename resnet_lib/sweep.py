@@ -11,13 +11,13 @@ the sweep returns; calling it again continues where it stopped.
 from __future__ import annotations
 
 import multiprocessing as mp
-import os
 import time
 from pathlib import Path
 
 import torch
 
 from .config import TrainConfig
+from .fastpath import threads_per_run
 from .results import RESULTS_DIR, Run, find_run
 
 
@@ -42,7 +42,7 @@ def sweep(configs: list[TrainConfig], concurrent: int = 2, out_dir: str | Path =
     """Train `configs`, `concurrent` at a time on one device; returns (run, finished) per config, in order
     (run None for a config not started before the time limit)."""
     deadline = None if time_limit is None else time.time() + time_limit
-    threads = max(1, (os.cpu_count() or 1) // concurrent) if device == "cpu" or not torch.cuda.is_available() else None
+    threads = threads_per_run(concurrent) if device == "cpu" or not torch.cuda.is_available() else None
     runs_at_once = min(concurrent, len(configs))  # recorded with each piece: the speed of one of them
     jobs = [(c.to_dict(), str(out_dir), device, deadline, threads, runs_at_once) for c in configs]
     with mp.get_context("spawn").Pool(concurrent, maxtasksperchild=1) as pool:
