@@ -30,7 +30,7 @@ from .data import default_source, identify, locate
 from . import report
 from .report import (benchmark_table, short_hardware, enter_project_root, error_stats, run_table, save_figure, short_title, show_provenance,
                      show_table)
-from .results import RESULTS_DIR, SMOKE_DIR, Run, devices_of, find_run, list_runs, load_runs, pieces_of
+from .results import RESULTS_DIR, SMOKE_DIR, Run, devices_of, find_run, list_runs, load_runs
 
 @dataclass
 class Request:
@@ -354,28 +354,35 @@ def show_benchmarks(results: str | Path) -> None:
 
 
 def show_run_times(results: str | Path) -> None:
-    """What each finished run cost, to plan one's own: one row per run and machine it trained on, with
-    the iterations trained there, images/s over them, how many runs shared the device meanwhile, hours
-    (training and evaluating), the evaluations' share, and the pieces (stretches of work) it took there."""
+    """The run-cost table (`run_times`), for the performance page."""
+    show_table(run_times(results), floatfmt=".2f")
+
+
+def run_times(results: str | Path) -> pd.DataFrame:
+    """What each finished run cost, to plan one's own: one row per run, machine it trained on and number
+    of runs sharing that machine meanwhile, with the iterations trained so, images/s over them, hours
+    (training and evaluating), the evaluations' share, and the pieces (stretches of work) it took."""
     rows = []
     for run in list_runs(results):
         if not run.finished:
             continue
         config, summary = run.config(), run.summary()
-        for hardware in pieces_of(summary, "hardware"):
-            pieces = [p for p in summary["pieces"] if p["hardware"] == hardware]
+        groups: dict[tuple[str, str], list[dict]] = {}  # (machine, runs at once) -> its pieces, in order
+        for piece in summary["pieces"]:
+            key = (short_hardware(piece["hardware"]), str(piece.get("runs_at_once", "not recorded")))
+            groups.setdefault(key, []).append(piece)
+        for (machine, at_once), pieces in groups.items():
             iterations = sum(p["end_iteration"] - p["start_iteration"] for p in pieces)
             train_s = sum(p["train_s"] for p in pieces)
             eval_s = None if any(p["eval_s"] is None for p in pieces) else sum(p["eval_s"] for p in pieces)
-            at_once = sorted({str(p.get("runs_at_once", "not recorded")) for p in pieces})
             rows.append({"run": f"{_name(run)}, {config.schedule}, seed {config.seed}, {config.precision}",
-                         "hardware": short_hardware(hardware), "iterations": iterations,
+                         "hardware": machine, "iterations": iterations,
                          "img/s": round(config.batch_size * iterations / max(train_s, 1e-9)),
-                         "runs at once": ", ".join(at_once),
+                         "runs at once": at_once,
                          "hours": (train_s + (eval_s or 0)) / 3600,
                          "evaluation share": None if eval_s is None else f"{100 * eval_s / (train_s + eval_s):.0f}%",
                          "pieces": len(pieces)})
-    show_table(pd.DataFrame(rows), floatfmt=".2f")
+    return pd.DataFrame(rows)
 
 
 def show_numerics_check(results: str | Path, arch: str = "resnet20", schedule: str = "1/16") -> None:

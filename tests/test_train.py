@@ -199,3 +199,18 @@ def test_a_run_begun_on_a_gpu_and_finished_on_a_cpu_names_both_wherever_it_is_sh
     run.summary_file.write_text(json.dumps(summary))  # the same CPU once more, sharing its cores with another run
     assert "commits: " in provenance([run]) and "unknown" in provenance([run]).split("commits: ")[1]
     assert run_table([run]).loc[0, "hardware"] == f"NVIDIA H200 + {short_hardware(cpu)}"  # each machine named once
+
+
+def test_run_times_give_one_row_per_machine_and_number_of_runs_sharing_it(tmp_path):
+    from resnet_lib.notebook import run_times
+
+    train(TINY, out_dir=tmp_path, device="cpu", stop_at=4, progress=False)  # alone
+    train(TINY, out_dir=tmp_path, device="cpu", resume=True, stop_at=8, progress=False, runs_at_once=2)
+    run = train(TINY, out_dir=tmp_path, device="cpu", resume=True, progress=False, runs_at_once=2)
+    summary = run.summary()
+    for piece in summary["pieces"][1:]:  # sharing the cores: fewer threads, the same machine
+        piece["hardware"] = piece["hardware"].replace(" threads;", " threads (fewer);")
+    run.summary_file.write_text(json.dumps(summary))
+    table = run_times(tmp_path)
+    assert table[["runs at once", "iterations", "pieces"]].values.tolist() == [["1", 4, 1], ["2", 8, 2]]
+    assert table["hardware"].nunique() == 1
