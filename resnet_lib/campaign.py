@@ -33,6 +33,7 @@ except ImportError:  # Python 3.10
     import tomli as tomllib
 
 from . import fastpath
+from .checkpoint import CheckpointError, load_checkpoint
 from .config import ConfigError, TrainConfig, schedule_settings
 from .console import announce
 from .commands import train_command
@@ -160,6 +161,15 @@ def _wait_any(running: dict) -> tuple[subprocess.Popen, int]:
         time.sleep(0.5)
 
 
+def _resumes_at(run: Run) -> int:
+    """The iteration an unfinished run's checkpoint resumes from; 0 without a readable one (its train
+    command then says why)."""
+    try:
+        return int(load_checkpoint(run.checkpoint_file)["state"]["iteration"])
+    except (CheckpointError, KeyError):
+        return 0
+
+
 def _announce_plan(steps: list[Step], results, work: Path, device: torch.device) -> list[TrainConfig]:
     """Print each run's state and the time expected for what remains; return the runs to train: those
     begun (a checkpoint in `work`) first, then the others, each in the plan's order."""
@@ -178,7 +188,7 @@ def _announce_plan(steps: list[Step], results, work: Path, device: torch.device)
                 announce(f"{label}: recorded")
                 continue
             unfinished = find_run(resolved, work, finished=False)
-            done = 0 if unfinished is None or unfinished.metrics().empty else int(unfinished.metrics()["iteration"].iloc[-1])
+            done = 0 if unfinished is None else _resumes_at(unfinished)
             net = (resolved.arch, resolved.shortcut, resolved.precision)
             if net not in step_seconds:
                 step_seconds[net] = estimate_seconds(replace(resolved, iterations=1, milestones=()), "cpu")

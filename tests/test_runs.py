@@ -205,6 +205,7 @@ def test_a_campaign_finishes_begun_runs_before_starting_new_ones(tmp_path):
             "--work", str(tmp_path / "work")]
     done = subprocess.run(args, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0 and "the 1 begun first" in done.stdout, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "resume at 10," in done.stdout  # where its checkpoint is
     started = [line.split("--arch ")[1].split()[0] for line in done.stdout.splitlines() if line.startswith("campaign: python")]
     assert started == ["plain8", "resnet8"]
     pieces = Run(next((tmp_path / "results").glob("plain8-*"))).summary()["pieces"]
