@@ -92,14 +92,17 @@ ARGS = ["train", "--arch", "resnet8", "--data", "synthetic", "--iterations", "10
 def test_a_second_process_on_a_held_run_stops_at_once_and_a_killed_holder_does_not_block(tmp_path):
     args = [*ARGS, "--out", str(tmp_path)]
     holder = subprocess.Popen([sys.executable, "-m", "resnet_lib", *args], stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 60
-    while not any(p.read_text().strip() for p in tmp_path.glob("*/lock")) and time.time() < deadline:
-        time.sleep(0.2)
-    second = subprocess.run([sys.executable, "-m", "resnet_lib", *args, "--resume"], capture_output=True, text=True, timeout=120)
-    assert second.returncode == 2 and len(second.stderr.strip().splitlines()) == 1, second.stderr
-    assert f"is being trained by process {holder.pid}" in second.stderr and holder.poll() is None  # the first goes on
-    holder.send_signal(signal.SIGKILL)
-    holder.wait(timeout=30)
+    try:
+        deadline = time.time() + 60
+        while not any(p.read_text().strip() for p in tmp_path.glob("*/lock")) and time.time() < deadline:
+            time.sleep(0.2)
+        second = subprocess.run([sys.executable, "-m", "resnet_lib", *args, "--resume"], capture_output=True, text=True,
+                                timeout=120)
+        assert second.returncode == 2 and len(second.stderr.strip().splitlines()) == 1, second.stderr
+        assert f"is being trained by process {holder.pid}" in second.stderr and holder.poll() is None  # the first goes on
+    finally:  # a failed check must not leave the holder training
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=30)
     third = subprocess.run([sys.executable, "-m", "resnet_lib", *args, "--resume", "--stop-at", "2"], capture_output=True,
                            text=True, timeout=120)
     assert third.returncode == 0, third.stderr
