@@ -96,7 +96,7 @@ class Run:
     def append_metrics(self, row: dict) -> None:
         try:
             with open(self.metrics_file, "a", newline="") as f:
-                csv.writer(f).writerow([row[c] for c in METRIC_COLUMNS])
+                csv.writer(f).writerow(["" if row[c] != row[c] else row[c] for c in METRIC_COLUMNS])  # NaN: empty, as pandas writes it
         except OSError as error:
             raise write_error(self.metrics_file, error) from None
 

@@ -48,14 +48,16 @@ def test_warmup_runs_at_lr_001_then_returns_to_01(tmp_path):
 
 def test_resumed_run_equals_uninterrupted_run_exactly(tmp_path):
     straight = train(TINY, out_dir=tmp_path / "a", device="cpu", progress=False)
-    half = train(TINY, out_dir=tmp_path / "b", device="cpu", stop_at=5, progress=False)  # mid-window: accumulators saved too
-    assert not half.finished and load_checkpoint(half.checkpoint_file)["state"]["iteration"] == 5
+    half = train(TINY, out_dir=tmp_path / "b", device="cpu", stop_at=8, progress=False)  # mid-window: accumulators saved too
+    assert not half.finished and load_checkpoint(half.checkpoint_file)["state"]["iteration"] == 8
     resumed = train(TINY, out_dir=tmp_path / "b", device="cpu", resume=True, progress=False)
     a = torch.load(straight.weights_file, weights_only=True)
     b = torch.load(resumed.weights_file, weights_only=True)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     pa, pb = straight.metrics(), resumed.metrics()
     assert pa.drop(columns="elapsed_s").equals(pb.drop(columns="elapsed_s"))
+    text = [[line.rsplit(",", 1)[0] for line in r.metrics_file.read_text().splitlines()] for r in (straight, resumed)]
+    assert text[0] == text[1]  # the file itself too: a missing validation error is an empty field in both
 
 
 def test_unfinished_run_needs_resume_and_finished_run_is_reused(tmp_path):
