@@ -24,7 +24,6 @@ import json
 import multiprocessing as mp
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -40,7 +39,7 @@ from resnet_lib import fastpath  # noqa: E402
 from resnet_lib.analysis import describe  # noqa: E402
 from resnet_lib.config import TrainConfig  # noqa: E402
 from resnet_lib.data import CifarPipeline, default_source, load_dataset  # noqa: E402
-from resnet_lib.provenance import environment  # noqa: E402
+from resnet_lib.provenance import benchmark_hardware  # noqa: E402
 from resnet_lib.runtime import make_autocast, make_model, make_optimizer, pick_device  # noqa: E402
 from resnet_lib.train import train_step  # noqa: E402
 
@@ -178,18 +177,6 @@ def matmul_tflops(device: torch.device) -> float | None:
     return 10 * 2 * 8192**3 / (start.elapsed_time(end) / 1e3) / 1e12
 
 
-def hardware(device: torch.device) -> dict:
-    info = environment(TrainConfig(data="synthetic"), device)
-    if device.type == "cuda":
-        try:
-            info["driver"] = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                                            capture_output=True, text=True, check=True).stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            info["driver"] = None
-        info["gpu"] = torch.cuda.get_device_name(device)
-    return info
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--archs", default="resnet20,resnet56,resnet110,resnet1202")
@@ -210,7 +197,7 @@ def main(argv=None) -> int:
     dataset = load_dataset(source)
     settings = candidates(device) if not args.settings else {k: CANDIDATES[k] for k in args.settings.split(",")}
     peak = next((v for k, v in DENSE_BF16_PEAK.items() if k in torch.cuda.get_device_name(device)), None) if device.type == "cuda" else None
-    record = {"hardware": hardware(device), "data": dataset.identity(), "batch_size": 128, "steps": args.steps,
+    record = {"hardware": benchmark_hardware(device), "data": dataset.identity(), "batch_size": 128, "steps": args.steps,
               "warmup": args.warmup, "workers": args.workers, "candidates": settings, "dense_bf16_peak_flops": peak,
               "measured_bf16_matmul_tflops": matmul_tflops(device), "archs": {}}
     print(f"{'arch':<12} {'setting':<18} {'img/s':>9} {'vs standard':>12} {'warm-up s':>10} {'full run':>10}")

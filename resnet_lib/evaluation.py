@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from contextlib import nullcontext
@@ -11,6 +12,9 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+from torch import nn
+from torch.fx.experimental.optimization import fuse
+from torch.nn.utils.fusion import fuse_conv_bn_weights
 
 from .checkpoint import CheckpointError, load_checkpoint, load_weights
 from .config import TrainConfig
@@ -44,6 +48,40 @@ def evaluate(model, batches, autocast=None) -> tuple[float, float]:
         dist.all_reduce(sums)
     loss, errors, count = sums.tolist()
     return (loss / count, 100 * errors / count) if count else (math.nan, math.nan)
+
+
+class FoldedModel:
+    """An inference copy of `model` with each BatchNorm folded into the convolution before it: the
+    eval-mode arithmetic of conv + BN in one conv (equal in fp32; in bf16 within the rounding that
+    compiling already changes). On a CPU core it evaluates ResNet-56 about 1.9x as fast as the
+    model itself, compiled both. Build it once (and compile it once), then call `refreshed()` before
+    each evaluation: it copies `model`'s current weights and statistics in, in place."""
+
+    def __init__(self, model: nn.Module, compile: bool = False):
+        traced = torch.fx.symbolic_trace(model)
+        modules = dict(traced.named_modules())
+        # the pairs torch.fx's fuse() folds: a conv whose only user is a BatchNorm
+        self.pairs = [(node.args[0].target, node.target) for node in traced.graph.nodes
+                      if node.op == "call_module" and isinstance(modules[node.target], nn.BatchNorm2d)
+                      and node.args[0].op == "call_module" and isinstance(modules[node.args[0].target], nn.Conv2d)
+                      and len(node.args[0].users) == 1]
+        self.source, self.folded = model, fuse(copy.deepcopy(model).eval(), inplace=True)
+        self.module = torch.compile(self.folded) if compile else self.folded
+
+    @torch.no_grad()
+    def refreshed(self) -> nn.Module:
+        """The module to evaluate, holding `model`'s weights as they are now."""
+        source, folded = dict(self.source.named_modules()), dict(self.folded.named_modules())
+        state = self.source.state_dict()
+        for name, tensor in self.folded.state_dict().items():  # the layers not folded (fc, lone BNs)
+            if not any(name.startswith(conv + ".") for conv, _ in self.pairs):
+                tensor.copy_(state[name])
+        for conv, bn in self.pairs:
+            c, b = source[conv], source[bn]
+            weight, bias = fuse_conv_bn_weights(c.weight, c.bias, b.running_mean, b.running_var, b.eps, b.weight, b.bias)
+            folded[conv].weight.copy_(weight)
+            folded[conv].bias.copy_(bias)
+        return self.module
 
 
 def evaluate_file(path: str | Path, data: str | None = None, device: str = "auto") -> dict:

@@ -35,6 +35,19 @@ def environment(config: TrainConfig, device: torch.device, world: int = 1, runs_
     }
 
 
+def benchmark_hardware(device: torch.device) -> dict:
+    """`environment` for a benchmark's record, with the GPU's name and driver on CUDA."""
+    info = environment(TrainConfig(data="synthetic"), device)
+    if device.type == "cuda":
+        try:
+            info["driver"] = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                                            capture_output=True, text=True, check=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            info["driver"] = None
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
 def git_commit() -> str | None:
     """The code's commit (RESNET_LIB_COMMIT overrides, for copies without .git), '+dirty' if modified."""
     if os.environ.get("RESNET_LIB_COMMIT"):

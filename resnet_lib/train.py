@@ -3,8 +3,9 @@
     run = train(TrainConfig(arch="resnet110", data="cifar10-jpeg"), device="cuda")
 
 Every `eval_every` iterations: training loss and error over the iterations since the last
-evaluation, test error of the current model (validation error every `val_every`), a metrics.csv
-row and an atomic checkpoint. The reported test error is the final model's. Interrupt it (Ctrl-C,
+evaluation, test error of the current model (validation error every `val_every`; evaluated through a
+copy with each BatchNorm folded into its convolution, `evaluation.FoldedModel`), a metrics.csv row
+and an atomic checkpoint. The reported test error is the final model's. Interrupt it (Ctrl-C,
 SIGTERM) and it saves a checkpoint first; `resume=True` continues the run exactly where it stopped
 (bit-exact on CPU; see the README for CUDA). Each stretch of training is a "piece" of the run,
 recorded with its hardware, commit and wall time.
@@ -32,7 +33,7 @@ from .analysis import count_macs, count_params, layer_responses
 from .checkpoint import FORMAT, atomic_save, load_checkpoint
 from .config import ConfigError, TrainConfig, parse_arch
 from .console import announce, progress_stream
-from .evaluation import evaluate
+from .evaluation import FoldedModel, evaluate
 from .models import build_model
 from .provenance import environment
 from .results import RESULTS_DIR, Run
@@ -166,6 +167,7 @@ def _train(run: Run, config: TrainConfig, data, device: torch.device, rank: int,
     if warning and rank == 0:
         announce(warning)
     raw_model, model = make_model(config, data.num_classes, device)
+    inference = FoldedModel(raw_model, compile=config.compile)  # what evaluations run
     optimizer = make_optimizer(config, raw_model)
     autocast = make_autocast(config, device)
     state = _load_or_start(run, config, raw_model, optimizer, device, rank, resume)
@@ -202,7 +204,7 @@ def _train(run: Run, config: TrainConfig, data, device: torch.device, rank: int,
             if state.iteration % config.eval_interval == 0 or state.iteration == config.iterations:
                 piece["train_s"] += time.perf_counter() - clock
                 clock = time.perf_counter()
-                row = _evaluate_and_record(run, config, state, model, data, autocast, lr, rank)
+                row = _evaluate_and_record(run, config, state, inference, data, autocast, lr, rank)
                 piece["eval_s"] += time.perf_counter() - clock
                 bar.set_postfix(lr=lr, train_err=f"{row['train_error']:.2f}%", test_err=f"{row['test_error']:.2f}%",
                                 img_s=f"{config.batch_size * (state.iteration - piece['start_iteration']) / max(piece['train_s'], 1e-9):.0f}",
@@ -256,8 +258,8 @@ def _accumulate(state: TrainState, config: TrainConfig, loss, logits, y) -> None
         state.warming_up, state.warmup_end, state.warmup_ended_by = False, state.iteration, "first milestone"
 
 
-def _evaluate_and_record(run: Run, config: TrainConfig, state: TrainState, model, data, autocast, lr: float,
-                         rank: int) -> dict:
+def _evaluate_and_record(run: Run, config: TrainConfig, state: TrainState, inference: FoldedModel, data, autocast,
+                         lr: float, rank: int) -> dict:
     """Test (and, every val_every, validation) error of the current model; one metrics.csv row."""
     loss_sum, error_sum, seen = _all_reduce(state.window.clone()).tolist()
     state.window.zero_()
@@ -266,6 +268,7 @@ def _evaluate_and_record(run: Run, config: TrainConfig, state: TrainState, model
             f"training loss became {loss_sum} between iterations {state.iteration - config.eval_interval} and "
             f"{state.iteration}; the last good checkpoint is in {run.path}. Try a lower lr or warm-up (--warmup)")
     final = state.iteration == config.iterations
+    model = inference.refreshed()
     val_loss, val_error = evaluate(model, data.eval_batches("val"), autocast) \
         if final or state.iteration % config.val_interval == 0 else (math.nan, math.nan)
     test_loss, test_error = evaluate(model, data.eval_batches("test"), autocast)

@@ -10,11 +10,13 @@ from dataclasses import replace
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from resnet_lib import build_model
 from resnet_lib.checkpoint import CheckpointError, load_checkpoint
 from resnet_lib.config import TrainConfig
 from resnet_lib.config import ConfigError
+from resnet_lib.evaluation import FoldedModel
 from resnet_lib.results import find_run, load_runs
 from resnet_lib.train import TrainingDiverged, train
 
@@ -216,3 +218,24 @@ def test_run_times_give_one_row_per_machine_and_number_of_runs_sharing_it(tmp_pa
     table = run_times(tmp_path)
     assert table[["runs at once", "iterations", "pieces"]].values.tolist() == [["1", 4, 1], ["2", 8, 2]]
     assert table["hardware"].nunique() == 1
+
+
+@pytest.mark.parametrize("arch, shortcut", [("resnet8", "A"), ("resnet8", "C"), ("plain8", None),
+                                            ("preact-resnet8", None), ("imagenet-resnet50", None)])
+def test_folded_model_evaluates_as_the_model_does_now(arch, shortcut):
+    torch.manual_seed(0)
+    model = build_model(arch, shortcut, num_classes=10)
+    folded = FoldedModel(model)
+    size = 64 if arch.startswith("imagenet") else 32
+    x = torch.randn(4, 3, size, size)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    for _ in range(2):  # weights and BN statistics change after the copy is made
+        model.train()
+        F.cross_entropy(model(torch.randn(8, 3, size, size)), torch.randint(10, (8,))).backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        model.eval()
+        with torch.no_grad():
+            assert torch.allclose(folded.refreshed()(x), model(x), rtol=1e-4, atol=1e-4)
+    batch_norms = [m for m in folded.refreshed().modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert bool(batch_norms) == arch.startswith("preact")  # only BNs before a conv remain
