@@ -20,6 +20,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -42,8 +43,9 @@ def images_evaluated(schedule: str) -> int:
             + config.iterations // config.val_interval * VAL_IMAGES)
 
 
-def measure(arch: str, device: torch.device, repeats: int) -> dict:
+def measure(arch: str, device: torch.device, repeats: int, eager: bool = False) -> dict:
     config = fastpath.resolve(TrainConfig(arch=arch, data="synthetic"), device)
+    config = replace(config, compile=config.compile and not eager)
     pipeline = CifarPipeline(synthetic_dataset((1000, TEST_IMAGES)), 128, 0, 0.1, 0, device,
                              channels_last=config.channels_last)
     raw_model, model = make_model(config, pipeline.num_classes, device)
@@ -69,6 +71,7 @@ def main(argv=None) -> int:
     parser.add_argument("--archs", default="resnet20,resnet56,resnet110")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--repeats", type=int, default=3, help="timed passes over the 10k test images, per way")
+    parser.add_argument("--eager", action="store_true", help="never compile (a quick check of the script)")
     parser.add_argument("--out", default="results/benchmarks", help="folder for the JSON record")
     args = parser.parse_args(argv)
 
@@ -78,7 +81,7 @@ def main(argv=None) -> int:
     print(f"{'arch':<10} {'settings':<22} {'model img/s':>12} {'folded img/s':>13} {'ratio':>6}   evaluation in a run "
           f"(model -> folded)")
     for arch in args.archs.split(","):
-        result = measure(arch, device, args.repeats)
+        result = measure(arch, device, args.repeats, args.eager)
         record["archs"][arch] = result
         rates = result["img_s"]
         settings = f"{result['precision']}{' CL' if result['channels_last'] else ''}{' compiled' if result['compile'] else ''}"

@@ -28,8 +28,8 @@ from .config import SCHEDULES, SHORTCUT_OPTIONS, ConfigError, TrainConfig, parse
 from .console import announce, kernel_shutting_down, leave_kernel
 from .data import default_source, identify, locate
 from . import report
-from .report import (benchmark_table, short_hardware, enter_project_root, error_stats, run_table, save_figure, short_title, show_provenance,
-                     show_table)
+from .report import (benchmark_table, enter_project_root, error_stats, evaluation_benchmark_table, run_table, save_figure,
+                     short_hardware, short_title, show_provenance, show_table)
 from .results import RESULTS_DIR, SMOKE_DIR, Run, devices_of, find_run, list_runs, load_runs
 
 @dataclass
@@ -353,6 +353,14 @@ def show_benchmarks(results: str | Path) -> None:
         show_table(table)
 
 
+def show_evaluation_benchmarks(results: str | Path) -> None:
+    table = evaluation_benchmark_table(Path(results) / "benchmarks")
+    if table.empty:
+        print("No evaluation benchmark recorded yet. Record one with\n\n    python benchmarks/evaluation.py\n")
+    else:
+        show_table(table, floatfmt=",.0f")
+
+
 def show_run_times(results: str | Path) -> None:
     """The run-cost table (`run_times`), for the performance page."""
     show_table(run_times(results), floatfmt=".2f")
@@ -466,8 +474,9 @@ def show_status(results: str | Path) -> None:
     rows.append({"experiment": "Shortcut options A/B/C", "paper": "ImageNet only (ResNet-34 top-1 25.03/24.52/24.19%)",
                  "ours": _errors(options, "test_error", by_arch=True) or "not yet run",
                  "remains": "–" if options else "ResNet-20 B and C"})
-    responses = _longest(runs, ["plain20", "resnet20"], None, together=True)
-    rows.append({"experiment": "Figure 7: smaller responses in ResNets", "paper": "ResNet std below plain, layer by layer",
+    responses = _longest(runs, ["plain20", "plain56", "resnet20", "resnet56"], None, together=True)
+    rows.append({"experiment": "Figure 7: smaller responses in ResNets",
+                 "paper": "ResNet std below plain, layer by layer, and smaller in the deeper ResNet",
                  "ours": "; ".join(f"{_name(r)}: mean std {np.mean(r.summary()['layer_responses']):.2f}"
                                               for r in responses) + _how(responses) if responses else "not yet run",
                  "remains": "–" if responses and responses[0].summary()["full_schedule"] else "full schedule"})

@@ -160,3 +160,21 @@ def benchmark_table(folder: str | Path = Path("results/benchmarks")) -> pd.DataF
             if r.get("fraction_of_bf16_peak"):
                 rows[-1]["setting"] += f"; {100 * r['fraction_of_bf16_peak']:.1f}% of bf16 peak"
     return pd.DataFrame(rows)
+
+
+def evaluation_benchmark_table(folder: str | Path = Path("results/benchmarks")) -> pd.DataFrame:
+    """One row per (evaluation benchmark record, architecture) under `folder`: images/s of the model and
+    of its BatchNorm-folded copy (what the trainer evaluates), and the ratio."""
+    import json
+
+    rows = []
+    for record_file in sorted(Path(folder).glob("evaluation-*.json")):
+        record = json.loads(record_file.read_text())
+        environment = record["hardware"]
+        machine = f"{environment.get('gpu') or short_hardware(environment['hardware'])}, {environment['started'][:10]}"
+        for arch, r in record["archs"].items():
+            settings = " ".join([r["precision"]] + ["channels-last"] * r["channels_last"] + ["compiled"] * r["compile"])
+            rows.append({"machine": machine, "arch": arch, "setting": f"{settings}, batch {r['batch_size']}",
+                         "model img/s": r["img_s"]["model"], "folded img/s": r["img_s"]["folded"],
+                         "folded / model": f"{r['speedup']:.2f}x"})
+    return pd.DataFrame(rows)

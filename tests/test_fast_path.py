@@ -10,7 +10,7 @@ import torch
 
 from resnet_lib import fastpath
 from resnet_lib.config import TrainConfig
-from resnet_lib.report import benchmark_table
+from resnet_lib.report import benchmark_table, evaluation_benchmark_table
 from resnet_lib.sweep import sweep
 from resnet_lib.train import train
 
@@ -59,6 +59,19 @@ def test_benchmark_script_runs_with_tiny_settings(tmp_path):
     assert list(table["arch"].unique()) == ["resnet8"] and table.loc[0, "setting"] == "standard pipeline"
     (default,) = table[table["setting"].str.endswith("(default)")].itertuples()
     assert default.setting == f"{row['picked']} (default)" and default[5] == row["speedup"]  # "vs standard"
+
+
+def test_evaluation_benchmark_script_runs_and_the_book_reads_its_record(tmp_path):
+    cmd = [sys.executable, "benchmarks/evaluation.py", "--device", "cpu", "--archs", "resnet8", "--repeats", "1",
+           "--eager", "--out", str(tmp_path)]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (record,) = tmp_path.glob("evaluation-*.json")
+    row = json.loads(record.read_text())["archs"]["resnet8"]
+    assert row["img_s"]["model"] > 0 and row["speedup"] == row["img_s"]["folded"] / row["img_s"]["model"]
+    assert not row["compile"] and "1/8:" in done.stdout and "recorded in" in done.stdout
+    table = evaluation_benchmark_table(tmp_path)  # what the book's performance chapter shows
+    assert table["arch"].tolist() == ["resnet8"] and table.loc[0, "folded / model"] == f"{row['speedup']:.2f}x"
 
 
 def test_auto_settings_follow_the_hardware_and_bf16_without_native_support_says_so(monkeypatch):
