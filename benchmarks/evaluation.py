@@ -43,10 +43,10 @@ def images_evaluated(schedule: str) -> int:
             + config.iterations // config.val_interval * VAL_IMAGES)
 
 
-def measure(arch: str, device: torch.device, repeats: int, eager: bool = False) -> dict:
+def measure(arch: str, device: torch.device, repeats: int, images: int = TEST_IMAGES, eager: bool = False) -> dict:
     config = fastpath.resolve(TrainConfig(arch=arch, data="synthetic"), device)
     config = replace(config, compile=config.compile and not eager)
-    pipeline = CifarPipeline(synthetic_dataset((1000, TEST_IMAGES)), 128, 0, 0.1, 0, device,
+    pipeline = CifarPipeline(synthetic_dataset((1000, images)), 128, 0, 0.1, 0, device,
                              channels_last=config.channels_last)
     raw_model, model = make_model(config, pipeline.num_classes, device)
     folded = FoldedModel(raw_model, compile=config.compile)
@@ -60,7 +60,7 @@ def measure(arch: str, device: torch.device, repeats: int, eager: bool = False) 
             start = time.perf_counter()
             evaluate(module(), pipeline.eval_batches("test"), autocast)
             seconds[name].append(time.perf_counter() - start)
-    rates = {name: TEST_IMAGES / min(s[1:]) for name, s in seconds.items()}
+    rates = {name: images / min(s[1:]) for name, s in seconds.items()}
     return {"precision": config.precision, "channels_last": config.channels_last, "compile": config.compile,
             "batch_size": pipeline.eval_batch_size, "img_s": rates, "warmup_s": {n: s[0] for n, s in seconds.items()},
             "speedup": rates["folded"] / rates["model"]}
@@ -70,18 +70,19 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--archs", default="resnet20,resnet56,resnet110")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    parser.add_argument("--repeats", type=int, default=3, help="timed passes over the 10k test images, per way")
+    parser.add_argument("--repeats", type=int, default=3, help="timed passes over the images, per way")
+    parser.add_argument("--images", type=int, default=TEST_IMAGES, help="images per pass (default: a test set's)")
     parser.add_argument("--eager", action="store_true", help="never compile (a quick check of the script)")
     parser.add_argument("--out", default="results/benchmarks", help="folder for the JSON record")
     args = parser.parse_args(argv)
 
     device = pick_device(args.device)
-    record = {"hardware": benchmark_hardware(device), "test_images": TEST_IMAGES, "repeats": args.repeats, "archs": {}}
+    record = {"hardware": benchmark_hardware(device), "images": args.images, "repeats": args.repeats, "archs": {}}
     schedules = {name: images_evaluated(name) for name in ("1/8", "full")}
     print(f"{'arch':<10} {'settings':<22} {'model img/s':>12} {'folded img/s':>13} {'ratio':>6}   evaluation in a run "
           f"(model -> folded)")
     for arch in args.archs.split(","):
-        result = measure(arch, device, args.repeats, args.eager)
+        result = measure(arch, device, args.repeats, args.images, args.eager)
         record["archs"][arch] = result
         rates = result["img_s"]
         settings = f"{result['precision']}{' CL' if result['channels_last'] else ''}{' compiled' if result['compile'] else ''}"

@@ -63,7 +63,7 @@ def test_benchmark_script_runs_with_tiny_settings(tmp_path):
 
 def test_evaluation_benchmark_script_runs_and_the_book_reads_its_record(tmp_path):
     cmd = [sys.executable, "benchmarks/evaluation.py", "--device", "cpu", "--archs", "resnet8", "--repeats", "1",
-           "--eager", "--out", str(tmp_path)]
+           "--images", "500", "--eager", "--out", str(tmp_path)]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     (record,) = tmp_path.glob("evaluation-*.json")
