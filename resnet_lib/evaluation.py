@@ -54,8 +54,9 @@ class FoldedModel:
     """An inference copy of `model` with each BatchNorm folded into the convolution before it: the
     eval-mode arithmetic of conv + BN in one conv (equal in fp32; in bf16 within the rounding that
     compiling already changes). It evaluates 1.8x as fast as the model itself (ResNet-20 and -56,
-    bf16, compiled, 2-core Xeon: `benchmarks/evaluation.py`). Build it once (and compile it once), then call `refreshed()` before
-    each evaluation: it copies `model`'s current weights and statistics in, in place."""
+    bf16, compiled, 2-core Xeon: `benchmarks/evaluation.py`). Build it once (and compile it once),
+    then call `refreshed()` before each evaluation: it copies `model`'s current weights and
+    statistics in, in place."""
 
     def __init__(self, model: nn.Module, compile: bool = False):
         traced = torch.fx.symbolic_trace(model)
