@@ -17,7 +17,6 @@ commit) under results/benchmarks/.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import replace
@@ -30,7 +29,7 @@ from resnet_lib import fastpath  # noqa: E402
 from resnet_lib.config import TrainConfig, schedule_settings  # noqa: E402
 from resnet_lib.data import CifarPipeline, synthetic_dataset  # noqa: E402
 from resnet_lib.evaluation import FoldedModel, evaluate  # noqa: E402
-from resnet_lib.provenance import benchmark_hardware  # noqa: E402
+from resnet_lib.provenance import benchmark_hardware, write_benchmark_record  # noqa: E402
 from resnet_lib.runtime import make_autocast, make_model, pick_device  # noqa: E402
 
 TEST_IMAGES, VAL_IMAGES = 10_000, 5_000
@@ -90,11 +89,7 @@ def main(argv=None) -> int:
                             for name, images in schedules.items())
         print(f"{arch:<10} {settings:<22} {rates['model']:>12.0f} {rates['folded']:>13.0f} {result['speedup']:>5.2f}x   "
               f"{per_run}", flush=True)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    name = f"evaluation-{(record['hardware'].get('gpu') or 'cpu').replace(' ', '_')}-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    (out / name).write_text(json.dumps(record, indent=2) + "\n")
-    print(f"recorded in {out / name}")
+    write_benchmark_record(record, "evaluation", args.out)
     return 0
 
 

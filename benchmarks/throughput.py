@@ -20,10 +20,8 @@ Prints a table and writes JSON (hardware, driver, torch, commit) under results/b
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing as mp
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -39,7 +37,7 @@ from resnet_lib import fastpath  # noqa: E402
 from resnet_lib.analysis import describe  # noqa: E402
 from resnet_lib.config import TrainConfig  # noqa: E402
 from resnet_lib.data import CifarPipeline, default_source, load_dataset  # noqa: E402
-from resnet_lib.provenance import benchmark_hardware  # noqa: E402
+from resnet_lib.provenance import benchmark_hardware, write_benchmark_record  # noqa: E402
 from resnet_lib.runtime import make_autocast, make_model, make_optimizer, pick_device  # noqa: E402
 from resnet_lib.train import train_step  # noqa: E402
 
@@ -229,11 +227,7 @@ def main(argv=None) -> int:
             "full_run_s": {"standard": FULL_RUN_IMAGES / standard, "fast": fast["full_run_s"],
                            "concurrent_per_run": FULL_RUN_IMAGES * args.concurrent / together if together else None},
             "achieved_tflops": flops / 1e12, "fraction_of_bf16_peak": flops / peak if peak else None}
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    name = f"throughput-{(record['hardware'].get('gpu') or 'cpu').replace(' ', '_')}-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    (out / name).write_text(json.dumps(record, indent=2) + "\n")
-    print(f"recorded in {out / name} ({platform.node()})")
+    write_benchmark_record(record, "throughput", args.out)
     return 0
 
 

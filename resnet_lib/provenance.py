@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
@@ -46,6 +47,17 @@ def benchmark_hardware(device: torch.device) -> dict:
             info["driver"] = None
         info["gpu"] = torch.cuda.get_device_name(device)
     return info
+
+
+def write_benchmark_record(record: dict, kind: str, out: str | Path) -> Path:
+    """Write a benchmark's `record` as `<out>/<kind>-<gpu name or cpu>-<local time>.json`; returns the path."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    machine = (record["hardware"].get("gpu") or "cpu").replace(" ", "_")
+    path = out / f"{kind}-{machine}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"recorded in {path} ({platform.node()})")
+    return path
 
 
 def git_commit() -> str | None:
