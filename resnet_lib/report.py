@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -136,17 +137,20 @@ def save_figure(fig, name: str) -> Path:
     return path
 
 
+def _benchmark_records(folder: str | Path, kind: str):
+    """Yield (machine label, record) for each `<kind>-*.json` benchmark record under `folder`, oldest name first."""
+    for record_file in sorted(Path(folder).glob(f"{kind}-*.json")):
+        record = json.loads(record_file.read_text())
+        environment = record["hardware"]
+        yield f"{environment.get('gpu') or short_hardware(environment['hardware'])}, {environment['started'][:10]}", record
+
+
 def benchmark_table(folder: str | Path = Path("results/benchmarks")) -> pd.DataFrame:
     """One row per (benchmark record, architecture, setting) under `folder`: the standard pipeline, each
     setting measured (the trainer's default marked), and the concurrent runs if measured; images/s,
     speed-up over the standard pipeline and the projected full 64k-iteration run (h)."""
-    import json
-
     rows = []
-    for record_file in sorted(Path(folder).glob("throughput-*.json")):
-        record = json.loads(record_file.read_text())
-        environment = record["hardware"]
-        machine = f"{environment.get('gpu') or short_hardware(environment['hardware'])}, {environment['started'][:10]}"
+    for machine, record in _benchmark_records(folder, "throughput"):
         for arch, r in record["archs"].items():
             measured = [("standard pipeline", r["standard_img_s"], 1.0, r["full_run_s"]["standard"])]
             measured += [(f"{name} (default)" if name == r["picked"] else name, s["img_s"], s["speedup"], s["full_run_s"])
@@ -165,13 +169,8 @@ def benchmark_table(folder: str | Path = Path("results/benchmarks")) -> pd.DataF
 def evaluation_benchmark_table(folder: str | Path = Path("results/benchmarks")) -> pd.DataFrame:
     """One row per (evaluation benchmark record, architecture) under `folder`: images/s of the model and
     of its BatchNorm-folded copy (what the trainer evaluates), and the ratio."""
-    import json
-
     rows = []
-    for record_file in sorted(Path(folder).glob("evaluation-*.json")):
-        record = json.loads(record_file.read_text())
-        environment = record["hardware"]
-        machine = f"{environment.get('gpu') or short_hardware(environment['hardware'])}, {environment['started'][:10]}"
+    for machine, record in _benchmark_records(folder, "evaluation"):
         for arch, r in record["archs"].items():
             settings = " ".join([r["precision"]] + ["channels-last"] * r["channels_last"] + ["compiled"] * r["compile"])
             rows.append({"machine": machine, "arch": arch, "setting": f"{settings}, batch {r['batch_size']}",
