@@ -311,6 +311,46 @@ def show_shortcut_stats(found: list[Run]) -> None:
     show_provenance(found)
 
 
+def layer_response_claims(responses: dict[str, list[float]]) -> list[str]:
+    """Figure 7's two claims, one Markdown line each, from each arch's response stds (layer order):
+    ResNets respond less than plain nets of the same depth (mean std, and position by position once
+    both are sorted by magnitude, as the paper's lower panel draws them), and less the deeper they are."""
+    nets = {(spec.kind, spec.depth): stds for spec, stds in ((parse_arch(a), v) for a, v in responses.items())}
+    pairs = sorted(d for kind, d in nets if kind == "resnet" and ("plain", d) in nets)
+    if pairs:
+        parts, holds = [], True
+        for d in pairs:
+            plain, res = np.sort(nets["plain", d])[::-1], np.sort(nets["resnet", d])[::-1]
+            below = int(np.sum(res < plain))
+            holds &= bool(np.mean(res) < np.mean(plain)) and below > len(res) / 2
+            parts.append(f"{_depth_name('plain', d)} {np.mean(plain):.2f}, {_depth_name('resnet', d)} {np.mean(res):.2f} "
+                         f"(below at {below} of {len(res)} sorted positions)")
+        verdict = "as in the paper" if holds else "not what the paper shows"
+        lines = [f"- *The paper: ResNets respond less than plain nets.* Mean std: {'; '.join(parts)}: {verdict}."]
+    else:
+        lines = ["- *The paper: ResNets respond less than plain nets.* Not shown yet: it needs a plain net and a ResNet "
+                 "of one depth."]
+    depths = sorted(d for kind, d in nets if kind == "resnet")
+    if len(depths) > 1:
+        means = {d: float(np.mean(nets["resnet", d])) for d in depths}
+        holds = all(means[a] > means[b] for a, b in zip(depths, depths[1:]))
+        listed = ", ".join(f"{_depth_name('resnet', d)} {means[d]:.2f}" for d in depths)
+        lines.append(f"- *The paper: the deeper the ResNet, the smaller its responses.* Mean std: {listed}: "
+                     f"{'as in the paper' if holds else 'not what the paper shows'}.")
+    else:
+        lines.append("- *The paper: the deeper the ResNet, the smaller its responses.* Not shown yet: it needs two "
+                     "ResNet depths.")
+    return lines
+
+
+def show_layer_response_claims(drawn: list[Run]) -> None:
+    """`layer_response_claims` of the runs drawn in Figure 7, with how they were made."""
+    from IPython.display import Markdown, display
+
+    lines = layer_response_claims({r.config().arch: r.summary()["layer_responses"] for r in drawn})
+    display(Markdown("\n".join(lines) + (f"\n\nRuns: {_how(drawn).strip()[1:-1]}." if drawn else "")))
+
+
 def show_layer_response_stats(drawn: list[Run]) -> None:
     rows = [{"arch": r.config().arch, "layers": len(r.summary()["layer_responses"]),
              "mean std": np.mean(r.summary()["layer_responses"]), "max std": np.max(r.summary()["layer_responses"]),

@@ -108,3 +108,21 @@ def test_bad_parameters_stop_at_the_first_cell_with_a_clear_message(notebook, pa
                                   and "injected-parameters" not in c.metadata.get("tags", []))
     assert failed == [first_after_parameters]
     assert not (tmp_path / "results").exists()  # nothing was trained
+
+
+def test_figure7_claims_say_whether_the_runs_show_what_the_paper_shows():
+    from resnet_lib.notebook import layer_response_claims
+
+    plain20, plain56 = [1.0, 0.9, 0.8], [0.9] * 9
+    shown = layer_response_claims({"plain20": plain20, "resnet20": [1.1, 0.7, 0.6], "plain56": plain56,
+                                   "resnet56": [0.5] * 9})
+    assert shown == [
+        "- *The paper: ResNets respond less than plain nets.* Mean std: plain-20 0.90, ResNet-20 0.80 (below at 2 of 3 "
+        "sorted positions); plain-56 0.90, ResNet-56 0.50 (below at 9 of 9 sorted positions): as in the paper.",
+        "- *The paper: the deeper the ResNet, the smaller its responses.* Mean std: ResNet-20 0.80, ResNet-56 0.50: "
+        "as in the paper."]
+    # a ResNet whose mean is lower but that is above the plain net at most sorted positions does not show it
+    (against, deeper) = layer_response_claims({"plain20": plain20, "resnet20": [1.1, 0.95, 0.3], "resnet56": [0.9] * 9})
+    assert against.endswith("below at 1 of 3 sorted positions): not what the paper shows.")
+    assert deeper.endswith("ResNet-20 0.78, ResNet-56 0.90: not what the paper shows.")
+    assert all("Not shown yet" in line for line in layer_response_claims({"resnet20": plain20}))
