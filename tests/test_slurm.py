@@ -98,12 +98,11 @@ def test_a_run_on_two_processes_through_slurm(slurm, tmp_path):
                                             (["--data", "/no/such/data"], "not found")])
 def test_bad_submissions_end_in_one_line(slurm, tmp_path, extra, message):
     args = [*SWEEP, *extra, "--out", str(tmp_path)]  # a later --data replaces the first
-    done = _cli(*args)
+    done = _cli(*args)  # a process of its own: sbatch writes to its file descriptor 2, which the CLI captures
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1 and message in done.stderr, done.stderr
 
 
-def test_without_slurm_the_sweep_says_so(tmp_path, monkeypatch):
-    env = {**os.environ, "PATH": "/nonexistent"}
-    done = subprocess.run([sys.executable, "-m", "resnet_lib", *SWEEP, "--out", str(tmp_path)], capture_output=True,
-                          text=True, env=env, cwd=ROOT, timeout=120)
-    assert done.returncode == 2 and "no Slurm on this machine" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+def test_without_slurm_the_sweep_says_so(tmp_path, monkeypatch, cli):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    code, _, stderr = cli(*SWEEP, "--out", str(tmp_path))
+    assert code == 2 and "no Slurm on this machine" in stderr and len(stderr.strip().splitlines()) == 1, stderr
