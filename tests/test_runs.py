@@ -166,13 +166,13 @@ def test_missing_runs_come_with_one_sweep_command_per_group_for_a_cluster():
     ]
 
 
-def test_a_campaign_trains_its_plan_in_order_stops_on_sigterm_and_skips_what_is_recorded(tmp_path):
+def test_a_campaign_trains_its_plan_in_order_stops_on_sigterm_and_skips_what_is_recorded(tmp_path, cli):
     plan = tmp_path / "plan.toml"
     plan.write_text('data = "synthetic"\n[[step]]\nname = "tiny"\narchs = ["resnet8", "plain8", "resnet14"]\nschedule = 30\n')
-    args = [sys.executable, "-m", "resnet_lib", "campaign", "--plan", str(plan), "--out", str(tmp_path / "results"),
-            "--work", str(tmp_path / "work")]
-    dry = subprocess.run([*args, "--dry-run"], capture_output=True, text=True, timeout=300)
-    assert dry.returncode == 0 and "3 runs to train" in dry.stdout and not (tmp_path / "results").exists(), dry.stderr
+    campaign_args = ["campaign", "--plan", str(plan), "--out", str(tmp_path / "results"), "--work", str(tmp_path / "work")]
+    args = [sys.executable, "-m", "resnet_lib", *campaign_args]
+    code, dry, _ = cli(*campaign_args, "--dry-run")
+    assert code == 0 and "3 runs to train" in dry and not (tmp_path / "results").exists(), dry
 
     # SIGTERM right after the first run is recorded, between two runs: the campaign stops, starting nothing more
     campaign = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -192,8 +192,8 @@ def test_a_campaign_trains_its_plan_in_order_stops_on_sigterm_and_skips_what_is_
     assert done.returncode == 0 and done.stdout.count("campaign: recorded") == 2, done.stdout[-2000:] + done.stderr[-2000:]
     recorded = sorted(p.parent.name for p in (tmp_path / "results").glob("*/summary.json"))
     assert [r.split("-")[0] for r in recorded] == ["plain8", "resnet14", "resnet8"]
-    again = subprocess.run([*args, "--dry-run"], capture_output=True, text=True, timeout=300)
-    assert again.stdout.count(": recorded") == 3 and "0 runs to train" in again.stdout
+    code, again, _ = cli(*campaign_args, "--dry-run")
+    assert code == 0 and again.count(": recorded") == 3 and "0 runs to train" in again, again
 
 
 def test_a_campaign_finishes_begun_runs_first_and_trains_two_at_once_each_on_its_share_of_the_cores(tmp_path):
