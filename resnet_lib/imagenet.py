@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -76,6 +77,21 @@ class _Seeded(Dataset):
         return self.transform(self.folder.loader(path)), label
 
 
+def _batch_keys(start: int, images: int, batches_per_epoch: int, batch_size: int, seed: int, rank: int, world: int):
+    """Endless batches of (position, seed) keys for process `rank` of `world`, from iteration `start` on."""
+    local = slice(rank * batch_size // world, (rank + 1) * batch_size // world)
+    iteration, epoch, order = start, None, None
+    while True:
+        if iteration // batches_per_epoch != epoch:
+            epoch = iteration // batches_per_epoch
+            order = torch.randperm(images, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+        b = iteration % batches_per_epoch
+        keys = [(int(p), (seed + 1) * 7_919_000_077 + iteration * 100_003 + i)
+                for i, p in enumerate(order[b * batch_size : (b + 1) * batch_size])]
+        yield keys[local]
+        iteration += 1
+
+
 class _Iterable:
     """An iterable over a generator function (a DataLoader batch_sampler without a length)."""
 
@@ -115,23 +131,11 @@ class ImageFolderPipeline:
         self._files = train.samples + test.samples
         self._stream, self._next = None, None
 
-    def _keys(self, start: int):
-        """Endless batches of (position, seed) keys for this process, from iteration `start` on."""
-        local = slice(self.rank * self.batch_size // self.world, (self.rank + 1) * self.batch_size // self.world)
-        iteration, epoch, order = start, None, None
-        while True:
-            if iteration // self.batches_per_epoch != epoch:
-                epoch = iteration // self.batches_per_epoch
-                order = torch.randperm(len(self.train_set), generator=torch.Generator().manual_seed(self.seed * 1_000_003 + epoch))
-            b = iteration % self.batches_per_epoch
-            keys = [(int(p), (self.seed + 1) * 7_919_000_077 + iteration * 100_003 + i)
-                    for i, p in enumerate(order[b * self.batch_size : (b + 1) * self.batch_size])]
-            yield keys[local]
-            iteration += 1
-
     def batch(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
         if iteration != self._next:  # (re)start the stream here, e.g. after a resume
-            sampler = _Iterable(lambda: self._keys(iteration))
+            # the sampler holds no reference to this pipeline: the stream's workers stop as soon as it is dropped
+            sampler = _Iterable(partial(_batch_keys, iteration, len(self.train_set), self.batches_per_epoch,
+                                        self.batch_size, self.seed, self.rank, self.world))
             self._stream = iter(DataLoader(self.train_set, batch_sampler=sampler, num_workers=self.workers))
         x, y = next(self._stream)
         self._next = iteration + 1

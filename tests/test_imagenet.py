@@ -1,5 +1,6 @@
 """ImageNet-style training on a tiny generated ImageFolder: augmentation, 10-crop testing, exact resume."""
 
+import multiprocessing
 from dataclasses import replace
 
 import numpy as np
@@ -35,7 +36,9 @@ def test_paper_augmentation_and_ten_crop_shapes():
 
 def test_imagenet_training_records_ten_crop_test_error_and_resumes_exactly(tree, tmp_path):
     config = TrainConfig(arch="imagenet-resnet18", data=str(tree), iterations=4, eval_every=2, batch_size=4, val_fraction=0.25)
+    before = set(multiprocessing.active_children())
     straight = train(config, out_dir=tmp_path / "a", device="cpu", progress=False)
+    assert set(multiprocessing.active_children()) <= before  # its data-loading workers stopped with it
     summary = straight.summary()
     assert summary["data"]["name"] == "imagefolder:" + tree.name and summary["data"]["test_size"] == 6
     assert summary["params"] == 11_515_688 - (512 * 1000 + 1000) + (512 * 3 + 3)  # ResNet-18 A, 3-way fc
