@@ -215,5 +215,6 @@ def test_a_campaign_finishes_begun_runs_first_and_trains_two_at_once_each_on_its
     threads = max(1, (os.cpu_count() or 1) // 2)
     pieces = {r.config().arch: r.summary()["pieces"] for r in map(Run, (tmp_path / "results").iterdir())}
     assert [(p["start_iteration"], p["end_iteration"]) for p in pieces["plain8"]] == [(0, 10), (10, 30)]
-    for piece in (pieces["plain8"][1], *pieces["resnet8"]):
+    (resnet8_piece,) = pieces["resnet8"]  # one piece, not a resume
+    for piece in (pieces["plain8"][1], resnet8_piece):
         assert piece["runs_at_once"] == 2 and f"{threads} threads" in piece["hardware"]
