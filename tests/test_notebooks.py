@@ -68,8 +68,10 @@ def test_ctrl_c_under_papermill_ends_with_where_the_checkpoint_is(tmp_path):
     # under 2000 iterations the run is eager: compiling its first iteration would only slow the test
     cmd = [sys.executable, "-m", "papermill", "--no-progress-bar", "notebooks/fig6_cifar.ipynb", str(tmp_path / "out.ipynb"),
            "-p", "n", "1", "-p", "data", "synthetic", "-p", "schedule", "1500", "-p", "results", str(results)]
+    # as from a terminal: SIGINT not ignored (a shell's background job, e.g. `pytest &`, passes it on ignored)
     papermill = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                 env={**os.environ, "RESNET_LIB_REPORT_ONLY": "0"})
+                                 env={**os.environ, "RESNET_LIB_REPORT_ONLY": "0"},
+                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines = []
     for line in papermill.stderr:  # the kernel writes to the terminal too: wait until it is training
         lines.append(line)
