@@ -179,8 +179,9 @@ def figure6(req: Request, shown: list[Run], name: str) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     plots.error_curves(axes[0], plain, ylim=_ylim(shown))
     plots.error_curves(axes[1], resnets, ylim=_ylim(shown))
-    axes[0].set_title(f"plain nets {short_title(plain)}", fontsize=9)
-    axes[1].set_title(f"ResNets {short_title(resnets)}", fontsize=9)
+    axes[0].set_title("plain nets", fontsize=10)
+    axes[1].set_title("ResNets", fontsize=10)
+    fig.suptitle(f"Figure 6 {short_title(shown)}", fontsize=9)  # one line over both panels: theirs never overlap
     _save_and_show(fig, f"{name}-{req.label(shown)}")
 
 
