@@ -157,7 +157,8 @@ def shorter_runs(req: Request, archs: list[str], shown: list[Run]) -> list[Run]:
 
 
 def _longest_recorded(req: Request, archs: list[str], below: int | None = None) -> list[Run]:
-    """Finished runs of `archs` on `req`'s data with the most iterations (fewer than `below`, if given)."""
+    """Finished runs of `archs` on `req`'s data with the most iterations (fewer than `below`, if given), in
+    the order of `archs` (plain-20 before plain-110)."""
     table = load_runs(req.results)
     if table.empty:
         return []
@@ -167,7 +168,8 @@ def _longest_recorded(req: Request, archs: list[str], below: int | None = None) 
     if table.empty:
         return []
     longest = table["iterations"].max()
-    return [Run(p) for p in table[table["iterations"] == longest]["path"]]
+    runs = [Run(p) for p in table[table["iterations"] == longest]["path"]]
+    return sorted(runs, key=lambda run: archs.index(run.config().arch))
 
 
 # Figures ------------------------------------------------------------------------------------------
