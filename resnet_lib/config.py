@@ -103,6 +103,14 @@ def parse_arch(name: str) -> ArchSpec:
     return ArchSpec(canonical, "cifar", kind, depth, n=(depth - 2) // 6)
 
 
+KIND_NAMES = {"resnet": "ResNet", "plain": "plain", "preact-resnet": "pre-act ResNet"}  # as the papers write them
+
+
+def paper_name(kind: str, depth: int) -> str:
+    """'ResNet-20', 'plain-56': a net as the paper names it (kind as in ArchSpec)."""
+    return f"{KIND_NAMES[kind]}-{depth}"
+
+
 def resolve_shortcut(spec: ArchSpec, shortcut: str | None) -> str | None:
     """The shortcut option for `spec`: `shortcut` validated, or the family default if None."""
     if shortcut is None:
@@ -242,6 +250,13 @@ class TrainConfig:
 
     def same_experiment(self, other: TrainConfig) -> bool:
         return self.experiment() == other.experiment()
+
+    @property
+    def net_name(self) -> str:
+        """'ResNet-20', 'plain-56', 'ResNet-20 B': as the paper names the net, with its shortcut option
+        where that is not the family's default."""
+        spec = parse_arch(self.arch)
+        return paper_name(spec.kind, spec.depth) + (f" {self.shortcut}" if self.shortcut != spec.default_shortcut else "")
 
     @property
     def schedule(self) -> str:

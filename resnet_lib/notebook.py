@@ -24,7 +24,8 @@ import pandas as pd
 
 from . import paper, plots
 from .analysis import describe
-from .config import SCHEDULES, SHORTCUT_OPTIONS, ConfigError, TrainConfig, parse_arch, schedule_settings
+from .config import (KIND_NAMES, SCHEDULES, SHORTCUT_OPTIONS, ConfigError, TrainConfig, paper_name, parse_arch,
+                     resolve_shortcut, schedule_settings)
 from .console import announce, kernel_shutting_down, leave_kernel
 from .data import default_source, identify, locate
 from . import report
@@ -143,33 +144,36 @@ def runs(req: Request, archs: list[str], seeds: list[int], shortcuts: list[str |
     return found, missing
 
 
-def shown_runs(req: Request, archs: list[str], found: list[Run]) -> list[Run]:
+def shown_runs(req: Request, archs: list[str], found: list[Run], shortcuts: list[str | None] = (None,)) -> list[Run]:
     """What a notebook shows: the requested runs if any are recorded, else the recorded runs of the same
-    architectures and data on the longest other schedule there is (the titles then say which)."""
-    return found or _longest_recorded(req, archs)
+    architectures, shortcut options and data on the longest other schedule there is (the titles then say which)."""
+    return found or _longest_recorded(req, archs, shortcuts=shortcuts)
 
 
-def shorter_runs(req: Request, archs: list[str], shown: list[Run]) -> list[Run]:
-    """The recorded runs of `archs` on the longest schedule shorter than that of `shown` (or than the one
-    requested, if none is shown), shown in a figure or table of their own: none mixes schedules."""
+def shorter_runs(req: Request, archs: list[str], shown: list[Run], shortcuts: list[str | None] = (None,)) -> list[Run]:
+    """The recorded runs of `archs` x `shortcuts` on the longest schedule shorter than that of `shown` (or
+    than the one requested, if none is shown), shown in a figure or table of their own: none mixes schedules."""
     below = min(r.config().iterations for r in shown) if shown else req.schedule["iterations"]
-    return _longest_recorded(req, archs, below=below)
+    return _longest_recorded(req, archs, below=below, shortcuts=shortcuts)
 
 
-def _longest_recorded(req: Request, archs: list[str], below: int | None = None) -> list[Run]:
-    """Finished runs of `archs` on `req`'s data with the most iterations (fewer than `below`, if given), in
-    the order of `archs` (plain-20 before plain-110)."""
+def _longest_recorded(req: Request, archs: list[str], below: int | None = None, shortcuts: list[str | None] = (None,)
+                      ) -> list[Run]:
+    """Finished runs of `archs` x `shortcuts` (None: the default option, A on CIFAR) on `req`'s data with the
+    most iterations (fewer than `below`, if given), in the order of `archs`, then of the options."""
     table = load_runs(req.results)
     if table.empty:
         return []
-    table = table[table["finished"] & table["arch"].isin(archs) & (table["data_sha256"] == identify(req.source)[1])]
+    wanted = [(arch, resolve_shortcut(parse_arch(arch), s)) for arch in archs for s in shortcuts]
+    table = table[table["finished"] & (table["data_sha256"] == identify(req.source)[1])]
+    table = table[[(a, s if isinstance(s, str) else None) in wanted for a, s in zip(table["arch"], table["shortcut"])]]
     if below is not None:
         table = table[table["iterations"] < below]
     if table.empty:
         return []
     longest = table["iterations"].max()
     runs = [Run(p) for p in table[table["iterations"] == longest]["path"]]
-    return sorted(runs, key=lambda run: archs.index(run.config().arch))
+    return sorted(runs, key=lambda run: wanted.index((run.config().arch, run.config().shortcut)))
 
 
 # Figures ------------------------------------------------------------------------------------------
@@ -203,7 +207,7 @@ def show_claims(shown: list[Run]) -> None:
             lines.append(f"- *The paper: {claim}.* Not shown yet: it needs two {KIND_NAMES[kind]} depths on one schedule.")
             continue
         errors = {d: np.mean([f[metric] for f in final[f"{kind}{d}"]]) for d in depths}
-        pairs = ", ".join(f"{_depth_name(kind, d)} {errors[d]:.2f}%" for d in depths)
+        pairs = ", ".join(f"{paper_name(kind, d)} {errors[d]:.2f}%" for d in depths)
         ordered = all(errors[a] < errors[b] for a, b in zip(depths, depths[1:]))
         reversed_ = all(errors[a] > errors[b] for a, b in zip(depths, depths[1:]))
         holds = ordered if kind == "plain" else reversed_
@@ -213,14 +217,6 @@ def show_claims(shown: list[Run]) -> None:
         metric_name = "training error" if metric == "train_error" else "test error"
         lines.append(f"- *The paper: {claim}.* Final {metric_name}: {pairs}: {verdict}.")
     display(Markdown("\n".join(lines) + f"\n\nRuns: {_how(shown).strip()[1:-1]}."))
-
-
-KIND_NAMES = {"resnet": "ResNet", "plain": "plain", "preact-resnet": "pre-act ResNet"}  # as the paper writes them
-
-
-def _depth_name(kind: str, depth: int) -> str:
-    """'ResNet-20', 'plain-56': a net as the paper names it (kind as in config.ArchSpec)."""
-    return f"{KIND_NAMES[kind]}-{depth}"
 
 
 def error_figure(req: Request, shown: list[Run], title: str, name: str) -> None:
@@ -238,7 +234,7 @@ def figure7(req: Request, shown: list[Run]) -> list[Run]:
     for run in shown:
         by_arch.setdefault(run.config().arch, run)
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 7))
-    plots.layer_responses(top, bottom, {a: r.summary()["layer_responses"] for a, r in by_arch.items()})
+    plots.layer_responses(top, bottom, {r.config().net_name: r.summary()["layer_responses"] for r in by_arch.values()})
     top.set_title(f"std of layer responses {short_title(list(by_arch.values()))}", fontsize=9)
     fig.tight_layout()
     _save_and_show(fig, f"fig7-{req.label(list(by_arch.values()))}")
@@ -326,7 +322,7 @@ def layer_response_claims(responses: dict[str, list[float]]) -> list[str]:
             plain, res = np.sort(nets["plain", d])[::-1], np.sort(nets["resnet", d])[::-1]
             below = int(np.sum(res < plain))
             holds &= bool(np.mean(res) < np.mean(plain)) and below > len(res) / 2
-            parts.append(f"{_depth_name('plain', d)} {np.mean(plain):.2f}, {_depth_name('resnet', d)} {np.mean(res):.2f} "
+            parts.append(f"{paper_name('plain', d)} {np.mean(plain):.2f}, {paper_name('resnet', d)} {np.mean(res):.2f} "
                          f"(below at {below} of {len(res)} sorted positions)")
         verdict = "as in the paper" if holds else "not what the paper shows"
         lines = [f"- *The paper: ResNets respond less than plain nets.* Mean std: {'; '.join(parts)}: {verdict}."]
@@ -337,7 +333,7 @@ def layer_response_claims(responses: dict[str, list[float]]) -> list[str]:
     if len(depths) > 1:
         means = {d: float(np.mean(nets["resnet", d])) for d in depths}
         holds = all(means[a] > means[b] for a, b in zip(depths, depths[1:]))
-        listed = ", ".join(f"{_depth_name('resnet', d)} {means[d]:.2f}" for d in depths)
+        listed = ", ".join(f"{paper_name('resnet', d)} {means[d]:.2f}" for d in depths)
         lines.append(f"- *The paper: the deeper the ResNet, the smaller its responses.* Mean std: {listed}: "
                      f"{'as in the paper' if holds else 'not what the paper shows'}.")
     else:
@@ -426,7 +422,7 @@ def run_times(results: str | Path) -> pd.DataFrame:
             iterations = sum(p["end_iteration"] - p["start_iteration"] for p in pieces)
             train_s = sum(p["train_s"] for p in pieces)
             eval_s = None if any(p["eval_s"] is None for p in pieces) else sum(p["eval_s"] for p in pieces)
-            rows.append({"run": f"{_name(run)}, {config.schedule}, seed {config.seed}, {config.precision}",
+            rows.append({"run": f"{config.net_name}, {config.schedule}, seed {config.seed}, {config.precision}",
                          "hardware": machine, "iterations": iterations,
                          "img/s": round(config.batch_size * iterations / max(train_s, 1e-9)),
                          "runs at once": at_once,
@@ -520,17 +516,10 @@ def show_status(results: str | Path) -> None:
     responses = _longest(runs, ["plain20", "plain56", "resnet20", "resnet56"], None, together=True)
     rows.append({"experiment": "Figure 7: smaller responses in ResNets",
                  "paper": "ResNet std below plain, layer by layer, and smaller in the deeper ResNet",
-                 "ours": "; ".join(f"{_name(r)}: mean std {np.mean(r.summary()['layer_responses']):.2f}"
+                 "ours": "; ".join(f"{r.config().net_name}: mean std {np.mean(r.summary()['layer_responses']):.2f}"
                                               for r in responses) + _how(responses) if responses else "not yet run",
                  "remains": "–" if responses and responses[0].summary()["full_schedule"] else "full schedule"})
     show_table(pd.DataFrame(rows))
-
-
-def _name(run: Run) -> str:
-    """'ResNet-20', 'plain-56', 'ResNet-20 B' (the option is named where it is not the paper's A)."""
-    config = run.config()
-    spec = parse_arch(config.arch)
-    return _depth_name(spec.kind, spec.depth) + (f" {config.shortcut}" if config.shortcut not in (None, "A") else "")
 
 
 def _longest(runs: list[Run], archs: list[str], shortcuts, together: bool = False) -> list[Run]:
@@ -556,7 +545,7 @@ def _errors(runs: list[Run], metric: str, by_arch: bool = False) -> str:
     groups: dict[tuple, list[float]] = {}
     for run in runs:
         config = run.config()
-        groups.setdefault((_name(run) if by_arch else "", config.precision), []).append(run.summary()["final"][metric])
+        groups.setdefault((config.net_name if by_arch else "", config.precision), []).append(run.summary()["final"][metric])
     precisions = {p for _, p in groups}
     parts = []
     for (name, precision), values in groups.items():

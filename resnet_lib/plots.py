@@ -24,7 +24,7 @@ def error_curves(ax, runs: list[Run], labels: list[str] | None = None, ylim: tup
     schedules = {run.config().schedule for run in runs}
     groups: dict[str, list[pd.DataFrame]] = {}
     for i, run in enumerate(runs):
-        label = labels[i] if labels else run.config().arch + (f" ({run.config().schedule})" if len(schedules) > 1 else "")
+        label = labels[i] if labels else run.config().net_name + (f" ({run.config().schedule})" if len(schedules) > 1 else "")
         groups.setdefault(label, []).append(run.metrics())
     unit = 1e4 if max(run.config().iterations for run in runs) >= 20000 else 1e3
     colors = plt.get_cmap("tab10")

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import nbformat
@@ -128,3 +129,26 @@ def test_figure7_claims_say_whether_the_runs_show_what_the_paper_shows():
     assert against.endswith("below at 1 of 3 sorted positions): not what the paper shows.")
     assert deeper.endswith("ResNet-20 0.78, ResNet-56 0.90: not what the paper shows.")
     assert all("Not shown yet" in line for line in layer_response_claims({"resnet20": plain20}))
+
+
+def test_runs_of_another_shortcut_option_are_named_apart_and_never_averaged_in(tmp_path):
+    """ResNet-8 with option B recorded beside the default A: the pages of the default option (Figure 6,
+    Table 6) show A alone; the shortcut page shows both, each under its own name, also in a figure legend."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from resnet_lib import notebook as nb, plots
+    from resnet_lib.config import TrainConfig
+    from resnet_lib.train import train
+
+    tiny = TrainConfig(arch="resnet8", data="synthetic", iterations=12, eval_every=6, batch_size=32, val_fraction=0.05)
+    for shortcut in (None, "B"):
+        train(replace(tiny, shortcut=shortcut), out_dir=tmp_path, device="cpu", progress=False)
+    req = nb.request("synthetic", "full", "cpu", str(tmp_path), train_missing=False)
+    assert [r.config().net_name for r in nb.shown_runs(req, ["plain8", "resnet8"], [])] == ["ResNet-8"]
+    both = nb.shorter_runs(req, ["resnet8"], [], shortcuts=["A", "B"])
+    assert [r.config().net_name for r in both] == ["ResNet-8", "ResNet-8 B"]
+    _, ax = plt.subplots()
+    plots.error_curves(ax, both)
+    assert ax.get_legend_handles_labels()[1] == ["ResNet-8", "ResNet-8 B"]
