@@ -512,7 +512,8 @@ def show_status(results: str | Path) -> None:
     options = _longest(runs, ["resnet20"], ("A", "B", "C"), together=True)
     rows.append({"experiment": "Shortcut options A/B/C", "paper": "ImageNet only (ResNet-34 top-1 25.03/24.52/24.19%)",
                  "ours": _errors(options, "test_error", by_arch=True) or "not yet run",
-                 "remains": "–" if options else "ResNet-20 B and C"})
+                 "remains": "–" if options and options[0].summary()["full_schedule"] else
+                 "full schedule" if options else "ResNet-20 B and C"})
     responses = _longest(runs, ["plain20", "plain56", "resnet20", "resnet56"], None, together=True)
     rows.append({"experiment": "Figure 7: smaller responses in ResNets",
                  "paper": "ResNet std below plain, layer by layer, and smaller in the deeper ResNet",
