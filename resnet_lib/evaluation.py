@@ -86,7 +86,9 @@ class FoldedModel:
 
 
 def evaluate_file(path: str | Path, data: str | None = None, device: str = "auto") -> dict:
-    """Validation and test error of a checkpoint.pt, or of a weights.pt with its run's config.json beside it."""
+    """Validation and test error of a checkpoint.pt, or of a weights.pt with its run's config.json beside it,
+    evaluated as the trainer evaluates (BatchNorm folded, the run's precision): a run's recorded errors come
+    back exactly in fp32, within bf16's rounding (layout, compilation) in bf16."""
     path = Path(path)
     try:
         config = TrainConfig.from_dict(load_checkpoint(path)["config"])
@@ -101,6 +103,7 @@ def evaluate_file(path: str | Path, data: str | None = None, device: str = "auto
     pipeline = make_pipeline(config, device)
     model = build_model(config.arch, config.shortcut, num_classes=pipeline.num_classes).to(device)
     model.load_state_dict(weights)
+    model = FoldedModel(model).refreshed()
     autocast = make_autocast(config, device)
     val_loss, val_error = evaluate(model, pipeline.eval_batches("val"), autocast)
     test_loss, test_error = evaluate(model, pipeline.eval_batches("test"), autocast)
