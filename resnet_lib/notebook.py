@@ -159,21 +159,32 @@ def shorter_runs(req: Request, archs: list[str], shown: list[Run], shortcuts: li
 
 def _longest_recorded(req: Request, archs: list[str], below: int | None = None, shortcuts: list[str | None] = (None,)
                       ) -> list[Run]:
-    """Finished runs of `archs` x `shortcuts` (None: the default option, A on CIFAR) on `req`'s data with the
-    most iterations (fewer than `below`, if given), in the order of `archs`, then of the options."""
-    table = load_runs(req.results)
-    if table.empty:
-        return []
+    """Finished runs of `archs` x `shortcuts` on `req`'s data with the most iterations (fewer than `below`,
+    if given), in the order of `archs`, then of the options."""
+    data_sha256 = identify(req.source)[1]
+    return _longest([r for r in list_runs(req.results) if r.config().data_sha256 == data_sha256], archs, shortcuts,
+                    below=below)
+
+
+def _longest(runs: list[Run], archs: list[str], shortcuts: list[str | None] = (None,), below: int | None = None,
+             together: bool = False) -> list[Run]:
+    """Of the finished `runs`, those of `archs` x `shortcuts` (None: the family's default option, A on CIFAR)
+    on one data set and the schedule with the most iterations (fewer than `below`, if given); `together`:
+    the longest on which every one of them is recorded. On a tie the official CIFAR-10 comes before a copy.
+    Runs of two data sets or two schedules are never returned together. In the order of `archs`, then of
+    the options."""
     wanted = [(arch, resolve_shortcut(parse_arch(arch), s)) for arch in archs for s in shortcuts]
-    table = table[table["finished"] & (table["data_sha256"] == identify(req.source)[1])]
-    table = table[[(a, s if isinstance(s, str) else None) in wanted for a, s in zip(table["arch"], table["shortcut"])]]
-    if below is not None:
-        table = table[table["iterations"] < below]
-    if table.empty:
-        return []
-    longest = table["iterations"].max()
-    runs = [Run(p) for p in table[table["iterations"] == longest]["path"]]
-    return sorted(runs, key=lambda run: wanted.index((run.config().arch, run.config().shortcut)))
+    groups: dict[tuple[int, bool, str], list[Run]] = {}
+    for run in runs:
+        config = run.config()
+        if run.finished and (config.arch, config.shortcut) in wanted and (below is None or config.iterations < below):
+            official = run.summary()["data"]["name"] == "cifar10"
+            groups.setdefault((config.iterations, official, config.data_sha256), []).append(run)
+    for key in sorted(groups, reverse=True):
+        group = groups[key]
+        if not together or len({(r.config().arch, r.config().shortcut) for r in group}) == len(set(wanted)):
+            return sorted(group, key=lambda run: wanted.index((run.config().arch, run.config().shortcut)))
+    return []
 
 
 # Figures ------------------------------------------------------------------------------------------
@@ -496,7 +507,7 @@ def show_status(results: str | Path) -> None:
     runs = [r for r in list_runs(results) if r.finished and r.config().data_sha256]
     rows = []
     for depth, (_, _, paper_error) in paper.TABLE6.items():
-        best = _longest(runs, [f"resnet{depth}"], "A")
+        best = _longest(runs, [f"resnet{depth}"])
         remains = {110: "full schedule, 5 seeds (the paper: best of 5)", 1202: "a GPU run"}.get(depth, "full schedule")
         rows.append({"experiment": f"Table 6: ResNet-{depth} test error", "paper": f"{paper_error}%",
                      "ours": _errors(best, "test_error") or "not yet run",
@@ -506,37 +517,21 @@ def show_status(results: str | Path) -> None:
              "train_error"),
             ("Figure 6: deeper ResNets are better", ["resnet20", "resnet56"], "ResNet-56 6.97% < ResNet-20 8.75% (test)",
              "test_error")]:
-        both = _longest(runs, archs, None, together=True)
+        both = _longest(runs, archs, together=True)
         rows.append({"experiment": claim, "paper": paper_says, "ours": _errors(both, metric, by_arch=True) or "not yet run",
                      "remains": "–" if both and both[0].summary()["full_schedule"] else "full schedule"})
-    options = _longest(runs, ["resnet20"], ("A", "B", "C"), together=True)
+    options = _longest(runs, ["resnet20"], SHORTCUT_OPTIONS, together=True)
     rows.append({"experiment": "Shortcut options A/B/C", "paper": "ImageNet only (ResNet-34 top-1 25.03/24.52/24.19%)",
                  "ours": _errors(options, "test_error", by_arch=True) or "not yet run",
                  "remains": "–" if options and options[0].summary()["full_schedule"] else
                  "full schedule" if options else "ResNet-20 B and C"})
-    responses = _longest(runs, ["plain20", "plain56", "resnet20", "resnet56"], None, together=True)
+    responses = _longest(runs, ["plain20", "plain56", "resnet20", "resnet56"], together=True)
     rows.append({"experiment": "Figure 7: smaller responses in ResNets",
                  "paper": "ResNet std below plain, layer by layer, and smaller in the deeper ResNet",
                  "ours": "; ".join(f"{r.config().net_name}: mean std {np.mean(r.summary()['layer_responses']):.2f}"
                                               for r in responses) + _how(responses) if responses else "not yet run",
                  "remains": "–" if responses and responses[0].summary()["full_schedule"] else "full schedule"})
     show_table(pd.DataFrame(rows))
-
-
-def _longest(runs: list[Run], archs: list[str], shortcuts, together: bool = False) -> list[Run]:
-    """Runs of `archs` (with one of `shortcuts`; None: any) on the full schedule, else the longest one
-    recorded; `together`: the longest schedule on which every arch (and shortcut) is recorded."""
-    wanted = (shortcuts,) if isinstance(shortcuts, str) else shortcuts
-    chosen = [r for r in runs if r.config().arch in archs and (wanted is None or r.config().shortcut in wanted)]
-    by_length: dict[int, list[Run]] = {}
-    for run in chosen:
-        by_length.setdefault(run.config().iterations, []).append(run)
-    for length in sorted(by_length, reverse=True):
-        group = by_length[length]
-        kinds = {(r.config().arch, r.config().shortcut) for r in group}
-        if not together or len(kinds) == len(archs) * (1 if wanted is None or isinstance(shortcuts, str) else len(wanted)):
-            return group
-    return []
 
 
 def _errors(runs: list[Run], metric: str, by_arch: bool = False) -> str:
@@ -558,14 +553,15 @@ def _errors(runs: list[Run], metric: str, by_arch: bool = False) -> str:
 
 
 def _how(runs: list[Run]) -> str:
-    """' (1/8 schedule, seeds 0-1, CPU, fp32)': schedule, seeds, device and precision of `runs`."""
+    """' (1/8 schedule, seeds 0, 1, cifar10-jpeg, CPU, fp32)': schedule, seeds, data set, device and precision."""
     configs, summaries = [r.config() for r in runs], [r.summary() for r in runs]
     seeds = sorted({c.seed for c in configs})
     schedule = "/".join(sorted({"full schedule" if s["full_schedule"] else f"{c.schedule} schedule"
                                 for c, s in zip(configs, summaries)}))
+    data = "/".join(sorted({s["data"]["name"] for s in summaries}))
     devices = devices_of(summaries)
     precisions = "/".join(sorted({c.precision for c in configs}))
-    return (f" ({schedule}, seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}, {devices}, "
+    return (f" ({schedule}, seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}, {data}, {devices}, "
             f"{precisions})")
 
 

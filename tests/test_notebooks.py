@@ -152,3 +152,34 @@ def test_runs_of_another_shortcut_option_are_named_apart_and_never_averaged_in(t
     _, ax = plt.subplots()
     plots.error_curves(ax, both)
     assert ax.get_legend_handles_labels()[1] == ["ResNet-8", "ResNet-8 B"]
+
+
+def test_status_shows_one_data_set_and_names_it(tmp_path, monkeypatch):
+    """ResNet-20 recorded on two data sets on one schedule: the status row shows one of them (the official
+    CIFAR-10 before a copy) and names it; the two are never averaged as if they were two seeds."""
+    import shutil
+
+    from resnet_lib import notebook as nb
+    from resnet_lib.config import TrainConfig
+    from resnet_lib.train import train
+
+    run = train(TrainConfig(arch="resnet20", data="synthetic", iterations=12, eval_every=6, batch_size=32,
+                            val_fraction=0.05, precision="fp32"), out_dir=tmp_path, device="cpu", progress=False)
+    other = Path(shutil.copytree(run.path, tmp_path / "as-if-on-cifar10"))  # the same run, relabelled
+    config, summary = (json.loads((other / name).read_text()) for name in ("config.json", "summary.json"))
+    config["data_sha256"] = summary["data"]["sha256"] = "0" * 64
+    summary["data"]["name"], summary["final"]["test_error"] = "cifar10", 50.0
+    (other / "config.json").write_text(json.dumps(config))
+    (other / "summary.json").write_text(json.dumps(summary))
+
+    tables = []
+    monkeypatch.setattr(nb, "show_table", tables.append)
+    nb.show_status(tmp_path)
+    ours = tables[0].set_index("experiment")["ours"]
+    assert ours["Table 6: ResNet-20 test error"] == "50.00% (12 it. schedule, seed 0, cifar10, CPU, fp32)"
+    shutil.rmtree(other)
+    nb.show_status(tmp_path)
+    ours = tables[1].set_index("experiment")["ours"]
+    test_error = run.summary()["final"]["test_error"]
+    assert ours["Table 6: ResNet-20 test error"] == f"{test_error:.2f}% (12 it. schedule, seed 0, synthetic, CPU, fp32)"
+    assert ours["Table 6: ResNet-56 test error"] == "not yet run"
