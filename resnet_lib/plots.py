@@ -40,7 +40,9 @@ def error_curves(ax, runs: list[Run], labels: list[str] | None = None, ylim: tup
     if ylim:
         ax.set_ylim(*ylim)
     ax.grid(alpha=0.3)
-    ax.legend(title="dashed: train, bold: test", fontsize=8, title_fontsize=8)
+    # below the panel: the curves of short runs fill it from 10% to 90%, and a legend inside hid plain-110's
+    ax.legend(title="dashed: train, bold: test", fontsize=8, title_fontsize=8, loc="upper center",
+              bbox_to_anchor=(0.5, -0.16), ncol=min(len(groups), 3), frameon=False)
 
 
 def layer_responses(ax_order, ax_sorted, responses: dict[str, list[float]]) -> None:
