@@ -48,7 +48,7 @@ def sweep_commands(configs: list[TrainConfig], results: str | Path = RESULTS_DIR
     for common, group in groups.items():
         options = common.split(" --arch resnet20", 1)[1]
         lists = [f"--archs {','.join(dict.fromkeys(c.arch for c in group))}",
-                 f"--seeds {','.join(dict.fromkeys(str(c.seed) for c in group))}"]
+                 f"--seeds {','.join(str(seed) for seed in sorted({c.seed for c in group}))}"]
         shortcuts = sorted({c.shortcut for c in group if c.shortcut and c.shortcut != "A"})
         if shortcuts:
             lists.append(f"--shortcuts {','.join(shortcuts)}")

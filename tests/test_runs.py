@@ -159,9 +159,9 @@ def test_missing_runs_come_with_one_sweep_command_per_group_for_a_cluster():
     from resnet_lib.commands import sweep_commands
 
     eighth = [TrainConfig(arch=a, seed=s, data="cifar10-jpeg", **schedule_settings("1/8"))
-              for a in ("plain20", "resnet20") for s in (0, 1)]
+              for a in ("plain20", "resnet20") for s in (1, 0)]
     b = TrainConfig(arch="resnet32", shortcut="B", data="cifar10-jpeg")
-    assert sweep_commands(eighth + [b]) == [
+    assert sweep_commands(eighth + [b]) == [  # seeds in order, whatever order the configs came in
         "python -m resnet_lib sweep --archs plain20,resnet20 --seeds 0,1 --data cifar10-jpeg --schedule 1/8 --executor slurm --wait",
         "python -m resnet_lib sweep --archs resnet32 --seeds 0 --shortcuts B --data cifar10-jpeg --executor slurm --wait",
     ]
