@@ -174,16 +174,17 @@ def _longest(runs: list[Run], archs: list[str], shortcuts: list[str | None] = (N
     Runs of two data sets or two schedules are never returned together. In the order of `archs`, then of
     the options."""
     wanted = [(arch, resolve_shortcut(parse_arch(arch), s)) for arch in archs for s in shortcuts]
+    configs = {run: run.config() for run in runs if run.finished}
+    net = {run: (config.arch, config.shortcut) for run, config in configs.items()}
     groups: dict[tuple[int, bool, str], list[Run]] = {}
-    for run in runs:
-        config = run.config()
-        if run.finished and (config.arch, config.shortcut) in wanted and (below is None or config.iterations < below):
+    for run, config in configs.items():
+        if net[run] in wanted and (below is None or config.iterations < below):
             official = run.summary()["data"]["name"] == "cifar10"
             groups.setdefault((config.iterations, official, config.data_sha256), []).append(run)
     for key in sorted(groups, reverse=True):
         group = groups[key]
-        if not together or len({(r.config().arch, r.config().shortcut) for r in group}) == len(set(wanted)):
-            return sorted(group, key=lambda run: wanted.index((run.config().arch, run.config().shortcut)))
+        if not together or len({net[r] for r in group}) == len(set(wanted)):
+            return sorted(group, key=lambda run: wanted.index(net[run]))
     return []
 
 
