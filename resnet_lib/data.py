@@ -32,15 +32,22 @@ from .config import ConfigError
 DATA_DIR = Path(os.environ.get("RESNET_LIB_DATA", "data"))
 CACHE_DIR = Path(os.environ.get("RESNET_LIB_CACHE", Path.home() / ".cache" / "resnet_lib"))  # decoded data sets
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-# The JPEG copy of CIFAR-10 beside the project (shared/data/README.md): data source "cifar10-jpeg",
-# extracted from its archive into data/cifar10-jpeg when first needed.
-JPEG_ARCHIVE = Path(os.environ.get("RESNET_LIB_JPEG_ARCHIVE",
-                                   Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg.tar.gz"))
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # beside the project (its README)
+# CIFAR-10 itself: the SHA-256 of its pixels and labels (train images, train labels, test images, test
+# labels; uint8 (N, 3, 32, 32) and int64 (N,), raw bytes), equal for the official cifar-10-batches-py and
+# the lossless archive beside the project, which `--data cifar10` reads where data/ has no official copy.
+CIFAR10_SHA256 = "9048fcbac9c08a64d57a7c5a5a66750a974ad4eab380914df129f7e223d823df"
+LOSSLESS_ARCHIVE = Path(os.environ.get("RESNET_LIB_LOSSLESS_ARCHIVE", SHARED_DATA / "cifar10-lossless.npz"))
+LOSSLESS_ARCHIVE_SHA256 = "e9451d4bff5097b86cbdad82b688ff962f3336655236dfca577f1ef766775f38"
+# The JPEG copy of CIFAR-10 beside the project: data source "cifar10-jpeg", extracted from its archive
+# into data/cifar10-jpeg when first needed.
+JPEG_ARCHIVE = Path(os.environ.get("RESNET_LIB_JPEG_ARCHIVE", SHARED_DATA / "cifar10-jpeg.tar.gz"))
 JPEG_ARCHIVE_SHA256 = "a07f90aeac4ed02999d1f6802dc4f16af1ee3822a1ba00906ce79e326004e4a6"
 JPEG_SHA256 = "eec90e10bd2f5438e70e4e8599dc5b7672ffbabf978fde50cd6de1e7ed6d6bf0"  # of its decoded pixels and labels
-# Data sets known by the SHA-256 of their decoded pixels and labels -> (name, description), so that
-# a result trained on the lossy JPEG copy of CIFAR-10 always says so, whatever path it was read from.
+# Data sets known by the SHA-256 of their decoded pixels and labels -> (name, description), so that a
+# result says which data it was trained on whatever file or path it was read from.
 KNOWN_DATASETS = {
+    CIFAR10_SHA256: ("cifar10", "CIFAR-10 (Krizhevsky, 2009), the official pixels and labels"),
     JPEG_SHA256: (
         "cifar10-jpeg",
         f"CIFAR-10, lossy JPEG copy (quality 75, 4:2:0 chroma; archive cifar10-jpeg.tar.gz, sha256 "
@@ -55,6 +62,7 @@ class ImageDataset:
     """An image classification data set held in memory.
 
     train_images, test_images: uint8 (N, 3, H, W); train_labels, test_labels: int64 (N,).
+    origin: the file or folder it was read from (provenance only: the SHA-256 identifies the data).
     """
 
     name: str
@@ -64,6 +72,7 @@ class ImageDataset:
     train_labels: torch.Tensor
     test_images: torch.Tensor
     test_labels: torch.Tensor
+    origin: str = ""
 
     @cached_property
     def sha256(self) -> str:
@@ -75,20 +84,23 @@ class ImageDataset:
 
     def identity(self) -> dict:
         return {"name": self.name, "description": self.description, "sha256": self.sha256,
-                "train_size": len(self.train_labels), "test_size": len(self.test_labels)}
+                "train_size": len(self.train_labels), "test_size": len(self.test_labels), "origin": self.origin}
 
 
 def default_source() -> str:
-    """The CIFAR-10 a notebook means by "auto": the official arrays if in data/, else the JPEG copy."""
-    return "cifar10" if (DATA_DIR / "cifar-10-batches-py").exists() else "cifar10-jpeg"
+    """The CIFAR-10 a notebook means by "auto": the real one (official arrays in data/, or the lossless
+    archive beside the project) where either is there, else the JPEG copy."""
+    real = (DATA_DIR / "cifar-10-batches-py").exists() or LOSSLESS_ARCHIVE.is_file()
+    return "cifar10" if real else "cifar10-jpeg"
 
 
 def locate(source: str, download: bool = False) -> Path | None:
-    """The folder holding `source` ("cifar10", "cifar10-jpeg" or a path); None for "synthetic".
+    """The folder or file holding `source` ("cifar10", "cifar10-jpeg" or a path); None for "synthetic".
 
-    The JPEG copy is extracted from its archive on first use. Raises ConfigError saying where it
-    looked and how to get the data set. With `download`, a missing official CIFAR-10 is fetched
-    through torchvision (needs internet).
+    "cifar10" is data/cifar-10-batches-py where it is there, else the lossless archive beside the
+    project (a .npz file). The JPEG copy is extracted from its archive on first use. Raises
+    ConfigError saying where it looked and how to get the data set. With `download`, a missing
+    official CIFAR-10 is fetched through torchvision (needs internet).
     """
     source = str(source)
     if source == "synthetic":
@@ -98,10 +110,13 @@ def locate(source: str, download: bool = False) -> Path | None:
     if source == "cifar10":
         folder = DATA_DIR / "cifar-10-batches-py"
         if not folder.exists():
+            if LOSSLESS_ARCHIVE.is_file():
+                return LOSSLESS_ARCHIVE
             if not download:
                 raise ConfigError(
-                    f"CIFAR-10 not found at {folder}/; pass --download (needs internet) to fetch it there, "
-                    f"or use --data cifar10-jpeg (the JPEG copy beside the project) or a path to a "
+                    f"CIFAR-10 not found: neither {folder}/ nor {LOSSLESS_ARCHIVE} exists; pass --download (needs "
+                    f"internet) to fetch it into {DATA_DIR}/, put cifar10-lossless.npz at {LOSSLESS_ARCHIVE} (or set "
+                    f"RESNET_LIB_LOSSLESS_ARCHIVE to its path), or use --data cifar10-jpeg (the JPEG copy) or a path to a "
                     f"cifar-10-batches-py folder or an ImageFolder tree (see data/README.md)"
                 )
             import torchvision
@@ -109,6 +124,8 @@ def locate(source: str, download: bool = False) -> Path | None:
             torchvision.datasets.CIFAR10(str(DATA_DIR), train=True, download=True)
         return folder
     path = Path(source)
+    if path.suffix == ".npz" and path.is_file():
+        return path  # the lossless CIFAR-10 archive, found elsewhere
     if path.name.endswith((".tar.gz", ".tgz")):
         raise ConfigError(f"{path} is an archive; extract it first: tar xzf {path} -C {DATA_DIR}/ (see data/README.md)")
     if (path / "data_batch_1").exists() or ((path / "train").is_dir() and (path / "test").is_dir()):
@@ -139,6 +156,67 @@ def _extract_jpeg_copy() -> Path:
     return folder
 
 
+def _sha256_of_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 24), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _load_lossless_archive(path: Path) -> ImageDataset:
+    """CIFAR-10 from the lossless archive (shared/data/README.md): checked against the archive's SHA-256
+    and the content hash of CIFAR-10, then decoded once into a cache file (written atomically: a failure
+    leaves nothing behind) named by the archive's path, size and modification time."""
+    stat = path.stat()
+    tag = hashlib.sha256(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    origin = f"{path} (sha256 {LOSSLESS_ARCHIVE_SHA256})"
+    cache = CACHE_DIR / "datasets" / f"cifar10-lossless-{tag}.pt"
+    dataset = _read_cache(cache)
+    if dataset is not None and dataset.sha256 == CIFAR10_SHA256:
+        dataset.origin = origin
+        return dataset
+    digest = _sha256_of_file(path)
+    if digest != LOSSLESS_ARCHIVE_SHA256:
+        raise ConfigError(f"{path} has sha256 {digest[:12]}…, not the lossless CIFAR-10 archive's "
+                          f"{LOSSLESS_ARCHIVE_SHA256[:12]}… (damaged or another file); copy cifar10-lossless.npz "
+                          f"there again, or put the official cifar-10-batches-py in {DATA_DIR}/")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {k: archive[k] for k in ("train_images", "train_labels", "test_images", "test_labels")}
+    except (OSError, ValueError, KeyError) as error:
+        raise ConfigError(f"{path} cannot be read as CIFAR-10 arrays ({error}); copy it again") from None
+    dataset = ImageDataset("cifar10", KNOWN_DATASETS[CIFAR10_SHA256][1], list(CIFAR10_CLASSES),
+                           *(torch.from_numpy(np.ascontiguousarray(arrays[k])) for k in arrays), origin=origin)
+    if dataset.sha256 != CIFAR10_SHA256:
+        raise ConfigError(f"{path} holds data whose content hash {dataset.sha256[:12]}… is not CIFAR-10's "
+                          f"{CIFAR10_SHA256[:12]}…; copy cifar10-lossless.npz there again")
+    _write_cache(cache, dataset)
+    return dataset
+
+
+def _read_cache(cache: Path) -> ImageDataset | None:
+    """A decoded data set from the cache, or None where there is none (or a partial or foreign file)."""
+    if not cache.is_file():
+        return None
+    try:
+        return ImageDataset(**torch.load(cache, weights_only=True))
+    except Exception:
+        return None
+
+
+def _write_cache(cache: Path, dataset: ImageDataset) -> None:
+    """Save `dataset` to `cache` atomically (a temporary file renamed into place, removed on failure)."""
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+    try:
+        torch.save({f: getattr(dataset, f) for f in ("name", "description", "classes", "train_images", "train_labels",
+                                                       "test_images", "test_labels")}, tmp)
+        os.replace(tmp, cache)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def identify(source: str) -> tuple[str, str]:
     """(name, SHA-256 of decoded pixels and labels) of `source`, without decoding it where it is known:
     the JPEG copy's identity is fixed; other sources are loaded (from the decode cache when there)."""
@@ -156,8 +234,15 @@ def load_dataset(source: str, download: bool = False) -> ImageDataset:
     folder = locate(source, download)
     if folder is None:
         return synthetic_dataset()
+    if folder.suffix == ".npz":
+        return _load_lossless_archive(folder)
     if source == "cifar10" or (folder / "data_batch_1").exists():
-        return _load_cifar_pickles(folder)
+        dataset = _load_cifar_pickles(folder)
+        if source == "cifar10" and dataset.sha256 != CIFAR10_SHA256:
+            raise ConfigError(f"{folder} holds data whose content hash {dataset.sha256[:12]}… is not CIFAR-10's "
+                              f"{CIFAR10_SHA256[:12]}…; delete the folder and download it again (--download), or "
+                              f"pass its path as --data to train on it as another data set")
+        return dataset
     dataset = _cached(folder)
     if source == "cifar10-jpeg" and dataset.sha256 != JPEG_SHA256:
         raise ConfigError(f"{folder} does not hold the JPEG copy of CIFAR-10 (its pixels hash to "
@@ -172,17 +257,11 @@ def _cached(root: Path) -> ImageDataset:
         stat = path.stat()
         listing.update(f"{path.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns};".encode())
     cache = CACHE_DIR / "datasets" / f"{listing.hexdigest()[:16]}.pt"
-    if cache.is_file():
-        try:
-            return ImageDataset(**torch.load(cache, weights_only=True))
-        except Exception:  # a partial or foreign file: decode again and replace it
-            pass
-    dataset = _load_image_folder(root)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
-    torch.save({f: getattr(dataset, f) for f in ("name", "description", "classes", "train_images", "train_labels",
-                                                   "test_images", "test_labels")}, tmp)
-    os.replace(tmp, cache)
+    dataset = _read_cache(cache)
+    if dataset is None:
+        dataset = _load_image_folder(root)
+        _write_cache(cache, dataset)
+    dataset.origin = str(root)
     return dataset
 
 
@@ -201,10 +280,14 @@ def _load_cifar_pickles(folder: Path) -> ImageDataset:
 
     train = [read(f"data_batch_{i}") for i in range(1, 6)]
     test_images, test_labels = read("test_batch")
-    return ImageDataset(
-        "cifar10", "CIFAR-10, official python arrays (cifar-10-batches-py)", list(CIFAR10_CLASSES),
-        torch.cat([x for x, _ in train]), torch.cat([y for _, y in train]), test_images, test_labels,
+    dataset = ImageDataset(
+        "cifar10", KNOWN_DATASETS[CIFAR10_SHA256][1], list(CIFAR10_CLASSES),
+        torch.cat([x for x, _ in train]), torch.cat([y for _, y in train]), test_images, test_labels, origin=str(folder),
     )
+    if dataset.sha256 != CIFAR10_SHA256:  # the official layout, other content: never labelled as CIFAR-10
+        dataset.name = f"batches:{folder.name}"
+        dataset.description = f"CIFAR-10-format batches at {folder}, not the official CIFAR-10 content"
+    return dataset
 
 
 def _load_image_folder(root: Path) -> ImageDataset:

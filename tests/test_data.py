@@ -10,10 +10,13 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from resnet_lib.data import TrainBatches, augment, load_dataset, mean_image, normalize, split_indices, synthetic_dataset
+from resnet_lib import data as data_module
+from resnet_lib.data import (CIFAR10_SHA256, TrainBatches, augment, default_source, load_dataset, mean_image, normalize,
+                             split_indices, synthetic_dataset)
 from resnet_lib.config import ConfigError
 
 SHARED_ARCHIVE = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg.tar.gz"
+LOSSLESS_ARCHIVE = SHARED_ARCHIVE.with_name("cifar10-lossless.npz")
 
 
 def test_paper_split_is_45k_5k_disjoint_and_fixed_by_its_seed():
@@ -114,7 +117,7 @@ def test_official_cifar10_pickles_load_with_shapes_checked(tmp_path):
     for i, name in enumerate([f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]):
         _write_cifar_batch(folder / name, seed=i)
     data = load_dataset(str(folder))
-    assert data.name == "cifar10"
+    assert data.name == "batches:cifar-10-batches-py"  # the official layout, not the official content
     assert data.train_images.shape == (50000, 3, 32, 32) and data.test_images.shape == (10000, 3, 32, 32)
     _write_cifar_batch(folder / "test_batch", n=10)
     with pytest.raises(ConfigError, match="not CIFAR-10's"):
@@ -144,6 +147,7 @@ def test_image_folder_tree_loads_in_class_order(tmp_path):
 ])
 def test_missing_data_sets_say_where_they_looked_and_how_to_get_them(source, fragment, tmp_path, monkeypatch):
     monkeypatch.setattr("resnet_lib.data.DATA_DIR", tmp_path)
+    monkeypatch.setattr("resnet_lib.data.LOSSLESS_ARCHIVE", tmp_path / "cifar10-lossless.npz")
     with pytest.raises(ConfigError, match=fragment):
         load_dataset(source)
 
@@ -155,3 +159,61 @@ def test_jpeg_copy_of_cifar10_is_recognised_and_labelled(tmp_path):
     assert data.name == "cifar10-jpeg" and "lossy JPEG copy" in data.description
     assert data.train_images.shape == (50000, 3, 32, 32) and data.test_images.shape == (10000, 3, 32, 32)
     assert data.train_labels.bincount().tolist() == [5000] * 10
+
+
+def _write_npz(path, seed=0):
+    rng = np.random.default_rng(seed)
+    np.savez(path, train_images=rng.integers(0, 256, (20, 3, 32, 32), dtype=np.uint8), train_labels=np.arange(20) % 10,
+             test_images=rng.integers(0, 256, (10, 3, 32, 32), dtype=np.uint8), test_labels=np.arange(10),
+             classes=np.array(data_module.CIFAR10_CLASSES))
+
+
+@pytest.mark.parametrize("archive_sha256, fragment", [
+    ("e9451d4bff5097b86cbdad82b688ff962f3336655236dfca577f1ef766775f38", "not the lossless CIFAR-10 archive's"),
+    (None, "is not CIFAR-10's"),  # the archive's own checksum passes (made to), its content is not CIFAR-10
+])
+def test_a_damaged_or_foreign_lossless_archive_ends_in_one_line_and_leaves_nothing(
+        archive_sha256, fragment, tmp_path, monkeypatch, cli):
+    archive = tmp_path / "cifar10-lossless.npz"
+    _write_npz(archive)
+    monkeypatch.setattr("resnet_lib.data.DATA_DIR", tmp_path / "data")
+    monkeypatch.setattr("resnet_lib.data.CACHE_DIR", tmp_path / "cache")
+    monkeypatch.setattr("resnet_lib.data.LOSSLESS_ARCHIVE", archive)
+    monkeypatch.setattr("resnet_lib.data.LOSSLESS_ARCHIVE_SHA256",
+                        archive_sha256 or data_module._sha256_of_file(archive))
+    assert default_source() == "cifar10"  # the archive is there: "auto" means real CIFAR-10
+    code, out, err = cli("train", "--arch", "resnet8", "--data", "cifar10", "--iterations", "1", "--out", str(tmp_path / "r"))
+    assert code == 2 and fragment in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.*"))  # nothing half-written
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
+
+
+def test_official_layout_with_other_content_is_not_taken_for_cifar10(tmp_path, monkeypatch):
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    for i, name in enumerate([f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]):
+        _write_cifar_batch(folder / name, seed=i)
+    monkeypatch.setattr("resnet_lib.data.DATA_DIR", tmp_path)
+    with pytest.raises(ConfigError, match="is not CIFAR-10's"):
+        load_dataset("cifar10")
+
+
+@pytest.mark.skipif(not LOSSLESS_ARCHIVE.exists(), reason="the lossless CIFAR-10 archive is not beside this checkout")
+def test_official_batches_written_from_the_lossless_archive_load_to_the_same_data(tmp_path, monkeypatch):
+    archive = load_dataset(str(LOSSLESS_ARCHIVE))
+    assert archive.name == "cifar10" and archive.sha256 == CIFAR10_SHA256 and "cifar10-lossless.npz" in archive.origin
+    assert archive.train_labels[:10].tolist() == [6, 9, 9, 4, 1, 1, 2, 7, 8, 3]  # the official order (its README)
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    images = torch.cat([archive.train_images, archive.test_images]).reshape(6, 10000, 3072).numpy()
+    labels = torch.cat([archive.train_labels, archive.test_labels]).reshape(6, 10000).tolist()
+    for name, x, y in zip(names, images, labels):  # the official pickle layout: rows of 3072 values, R then G then B
+        with open(folder / name, "wb") as f:
+            pickle.dump({"batch_label": name, "labels": y, "data": x, "filenames": []}, f)
+    monkeypatch.setattr("resnet_lib.data.DATA_DIR", tmp_path)
+    official = load_dataset("cifar10")  # data/cifar-10-batches-py comes before the archive
+    assert official.origin == str(folder) and official.sha256 == CIFAR10_SHA256
+    for field in ("train_images", "train_labels", "test_images", "test_labels"):
+        assert torch.equal(getattr(official, field), getattr(archive, field))
+    assert official.identity() | {"origin": ""} == archive.identity() | {"origin": ""}
