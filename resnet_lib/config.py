@@ -269,12 +269,14 @@ class TrainConfig:
 
     @property
     def full_schedule(self) -> bool:
-        """Whether this run follows the paper's whole recipe: schedule, batch, lr, momentum, weight decay,
-        warm-up rule and the 45k/5k split. Such a run is the replication, whatever device trains it."""
+        """Whether this run follows the paper's whole recipe: schedule, batch, lr, momentum, weight decay and
+        warm-up rule, trained on the paper's 45k/5k split or on all 50k training images (the split fixed the
+        schedule; the reported models train on all of them, as the public reimplementations do). Such a run
+        is the replication, whatever device trains it."""
         paper = TrainConfig(arch=self.arch, data=self.data)
         recipe = ("iterations", "milestones", "batch_size", "lr", "momentum", "weight_decay", "warmup", "warmup_lr",
-                  "warmup_until_error", "val_fraction")
-        return all(getattr(self, k) == getattr(paper, k) for k in recipe)
+                  "warmup_until_error")
+        return all(getattr(self, k) == getattr(paper, k) for k in recipe) and self.val_fraction in (0, paper.val_fraction)
 
     def lr_at(self, iteration: int, warming_up: bool) -> float:
         """Learning rate for `iteration` (0-based): warm-up lr, else lr divided by 10 per milestone passed."""

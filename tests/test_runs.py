@@ -39,9 +39,10 @@ def test_the_key_holds_what_changes_a_result_and_nothing_else():
 
 def test_the_full_schedule_label_needs_the_whole_recipe():
     assert TrainConfig().full_schedule and TrainConfig(arch="resnet110").full_schedule
-    for change in ({"weight_decay": 5e-4}, {"momentum": 0.95}, {"val_fraction": 0.0}, {"warmup": True}, {"batch_size": 64},
+    for change in ({"weight_decay": 5e-4}, {"momentum": 0.95}, {"val_fraction": 0.2}, {"warmup": True}, {"batch_size": 64},
                    {"milestones": (32000, 50000)}, schedule_settings("1/8")):
         assert not TrainConfig(**change).full_schedule, change
+    assert TrainConfig(val_fraction=0).full_schedule  # all 50k training images: the reported models' recipe
     assert TrainConfig(**schedule_settings("1/8")).schedule == "1/8"
     assert schedule_settings("1/8") == {"iterations": 8000, "milestones": (4000, 6000)}
 
