@@ -46,7 +46,7 @@ def write_error(path: Path, error: Exception) -> RecordWriteError:
 
 
 def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
-    """Load a training checkpoint written by `save_checkpoint`, or raise CheckpointError saying why."""
+    """Load a training checkpoint written by the trainer (`train._save_checkpoint`), or raise CheckpointError saying why."""
     state = _load(path, map_location)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(

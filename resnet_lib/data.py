@@ -87,11 +87,14 @@ class ImageDataset:
                 "train_size": len(self.train_labels), "test_size": len(self.test_labels), "origin": self.origin}
 
 
+def real_cifar10_here() -> bool:
+    """Whether real CIFAR-10 is on this machine: the official arrays in data/ or the lossless archive."""
+    return (DATA_DIR / "cifar-10-batches-py").exists() or LOSSLESS_ARCHIVE.is_file()
+
+
 def default_source() -> str:
-    """The CIFAR-10 a notebook means by "auto": the real one (official arrays in data/, or the lossless
-    archive beside the project) where either is there, else the JPEG copy."""
-    real = (DATA_DIR / "cifar-10-batches-py").exists() or LOSSLESS_ARCHIVE.is_file()
-    return "cifar10" if real else "cifar10-jpeg"
+    """The CIFAR-10 a notebook means by "auto": the real one where it is here, else the JPEG copy."""
+    return "cifar10" if real_cifar10_here() else "cifar10-jpeg"
 
 
 def locate(source: str, download: bool = False) -> Path | None:
@@ -219,7 +222,10 @@ def _write_cache(cache: Path, dataset: ImageDataset) -> None:
 
 def identify(source: str) -> tuple[str, str]:
     """(name, SHA-256 of decoded pixels and labels) of `source`, without decoding it where it is known:
-    the JPEG copy's identity is fixed; other sources are loaded (from the decode cache when there)."""
+    the identities of CIFAR-10 (whichever file holds it: loading it checks the hash) and of the JPEG copy
+    are fixed; other sources are loaded (from the decode cache when there)."""
+    if str(source) == "cifar10":
+        return "cifar10", CIFAR10_SHA256
     if str(source) == "cifar10-jpeg":
         return KNOWN_DATASETS[JPEG_SHA256][0], JPEG_SHA256
     dataset = load_dataset(source)

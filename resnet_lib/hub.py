@@ -90,9 +90,11 @@ def cards() -> dict[str, ModelCard]:
 
 
 def card_for(arch: str) -> ModelCard:
-    """The published card of `arch` (its full-schedule model first), or ConfigError naming what is published."""
+    """The published card of `arch` (real CIFAR-10's model before a copy's, then the full schedule's first), or
+    ConfigError naming what is published."""
     spec = parse_arch(arch)
-    found = sorted((c for c in cards().values() if c.arch == spec.name), key=lambda c: (not c.full_schedule, c.name))
+    found = sorted((c for c in cards().values() if c.arch == spec.name),
+                   key=lambda c: (c.data != "cifar10", not c.full_schedule, c.name))
     if not found:
         published = ", ".join(f"{c.name} ({c.arch}, {c.schedule})" for c in cards().values()) or "none yet"
         raise ConfigError(f"no trained weights are published for {spec.name}; published: {published}. Train it "
@@ -148,7 +150,8 @@ def publish(run_folder: str | Path, name: str | None = None, out: str | Path | N
     if not run.weights_file.exists():
         raise ConfigError(f"{run.weights_file} is missing: the run's weights stay on the machine that trained it")
     config, summary = run.config(), run.summary()
-    name = name or config.arch
+    data_name = summary["data"]["name"]
+    name = name or config.arch + {"cifar10": "", "cifar10-jpeg": "-jpeg"}.get(data_name, f"-{data_name}")  # resnet20-jpeg
     out = Path(out) if out else PUBLISHED_DIR
     device = pick_device(device)
     pipeline = make_pipeline(config, device)

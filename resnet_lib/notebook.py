@@ -15,7 +15,8 @@ the tests set RESNET_LIB_REPORT_ONLY=1), in which case it is listed with the com
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import signal
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -27,10 +28,10 @@ from .analysis import describe
 from .config import (KIND_NAMES, SCHEDULES, SHORTCUT_OPTIONS, ConfigError, TrainConfig, paper_name, parse_arch,
                      resolve_shortcut, schedule_settings)
 from .console import announce, kernel_shutting_down, leave_kernel
-from .data import default_source, identify, locate
+from .data import CIFAR10_SHA256, JPEG_SHA256, default_source, identify, locate
 from . import report
 from .report import (benchmark_table, enter_project_root, error_stats, evaluation_benchmark_table, run_table, save_figure,
-                     short_hardware, short_title, show_provenance, show_table)
+                     short_hardware, short_title, show_provenance, show_table, split_name)
 from .results import RESULTS_DIR, SMOKE_DIR, Run, devices_of, find_run, list_runs, load_runs
 
 @dataclass
@@ -43,13 +44,20 @@ class Request:
     device: str
     results: Path
     train_missing: bool
+    val_fraction: float = 0.0  # 0: train on all 50k (the reported models); 0.1: the paper's 45k/5k split
+
+    def sources(self) -> list[str]:
+        """The data sets whose records the notebook shows, in order of preference: real CIFAR-10 first,
+        then, until it is recorded there, the JPEG copy (every figure and table names the data set)."""
+        return [self.source] + (["cifar10-jpeg"] if self.source == "cifar10" else [])
 
     def label(self, shown: list[Run] = ()) -> str:
         """Names what a figure draws, for its file name: data set and schedule (of the `shown` runs, else the
         one requested), e.g. 'cifar10-jpeg-1-8'."""
         configs = [r.config() for r in shown] or [TrainConfig(**self.schedule)]
         schedules = sorted({c.schedule if c.schedule in SCHEDULES else f"{c.iterations}it" for c in configs})
-        return f"{Path(self.source).name}-{'-'.join(schedules)}".replace("/", "-").replace(" ", "")
+        data = "-".join(sorted({r.summary()["data"]["name"] for r in shown})) or Path(self.source).name
+        return f"{data}-{'-'.join(schedules)}".replace("/", "-").replace(" ", "").replace(":", "-")
 
 
 def _loud(check):
@@ -66,9 +74,12 @@ def _loud(check):
 
 @_loud
 def request(data: str = "auto", schedule="full", device: str = "auto", results: str = "results",
-            train_missing: bool | None = None) -> Request:
+            train_missing: bool | None = None, val_fraction: float = 0.0) -> Request:
     """Check a notebook's common parameters (ConfigError naming the problem and the fix) and move to the
-    project root, so that results/ and data/ are found wherever the notebook was started."""
+    project root, so that results/ and data/ are found wherever the notebook was started.
+
+    data "auto" is real CIFAR-10 where it is on this machine or where nothing is trained (the report shows
+    the records, whatever machine builds it), else the JPEG copy."""
     enter_project_root()
     if isinstance(schedule, str):
         settings = schedule_settings(schedule)
@@ -78,14 +89,17 @@ def request(data: str = "auto", schedule="full", device: str = "auto", results: 
         raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)} or a number of iterations >= 1, got {schedule!r}")
     if device not in ("auto", "cpu", "cuda"):
         raise ConfigError(f"unknown device {device!r}; valid: auto, cpu, cuda")
-    source = default_source() if data == "auto" else str(data)
-    if source == "synthetic" and Path(results) == RESULTS_DIR:
-        results = SMOKE_DIR  # a try on generated data is not part of the record
+    if not isinstance(val_fraction, (int, float)) or isinstance(val_fraction, bool) or not 0 <= val_fraction < 1:
+        raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction!r}; 0 trains on all 50k images (the "
+                          f"reported models), 0.1 holds out the paper's 5k validation images")
     if train_missing is None:
         train_missing = os.environ.get("RESNET_LIB_REPORT_ONLY", "0") != "1"
+    source = ("cifar10" if not train_missing else default_source()) if data == "auto" else str(data)
+    if source == "synthetic" and Path(results) == RESULTS_DIR:
+        results = SMOKE_DIR  # a try on generated data is not part of the record
     if train_missing:
         locate(source)  # fail here, with the fix, rather than after minutes of work
-    return Request(source, settings, device, Path(results), bool(train_missing))
+    return Request(source, settings, device, Path(results), bool(train_missing), float(val_fraction))
 
 
 @_loud
@@ -110,38 +124,63 @@ def shortcut_options(options) -> list[str]:
 def runs(req: Request, archs: list[str], seeds: list[int], shortcuts: list[str | None] = (None,)
          ) -> tuple[list[Run], list[TrainConfig]]:
     """(finished runs, configs still missing) of `archs` x `shortcuts` x `seeds`: recorded ones reused,
-    the others trained or resumed when `req.train_missing`."""
+    the others trained or resumed when `req.train_missing`. A Ctrl-C, however often and whenever it comes,
+    ends with the run in training checkpointed and the terminal told where (`_stop_training`)."""
     from .runtime import pick_device
-    from .train import TrainingInterrupted, estimate_seconds, train
+    from .train import TrainingInterrupted, estimate_seconds, stop_on_signals, train
 
-    found, missing = [], []
     data_sha256 = identify(req.source)[1]  # once, not once per config
     configs = [TrainConfig(arch=arch, seed=seed, shortcut=shortcut, data=req.source, data_sha256=data_sha256,
-                           **req.schedule) for shortcut in shortcuts for arch in archs for seed in seeds]
-    for config in configs:
-        run = find_run(config, req.results)
-        if run is None and req.train_missing:
-            if pick_device(req.device).type == "cpu":
-                seconds = estimate_seconds(config, "cpu")
-                duration = f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{max(seconds / 60, 1):.0f} min"
-                announce(f"training {config.arch} (seed {config.seed}, {config.iterations} iterations) on the CPU: "
-                         f"about {duration} (from 3 timed iterations, evaluations not counted)")
-            try:
-                run = train(config, out_dir=req.results, device=req.device, resume=True)
-            except TrainingInterrupted as stop:
-                message = (f"interrupted at iteration {stop.iteration} of {config.iterations}: checkpoint saved in "
-                           f"{stop.run_path}; run the same command again to resume from there")
-                if kernel_shutting_down():  # papermill or nbval after a Ctrl-C: the notebook is gone
-                    leave_kernel(message)
-                announce(message)
-                raise
-            except KeyboardInterrupt:  # before the training loop began (loading data, timing iterations)
-                if kernel_shutting_down():
-                    leave_kernel(f"interrupted before {config.arch} began training; nothing new to save. Run the "
-                                 f"same command again to continue")
-                raise
-        (found if run is not None else missing).append(run if run is not None else config)
+                           val_fraction=req.val_fraction, **req.schedule)
+               for shortcut in shortcuts for arch in archs for seed in seeds]
+    recorded = {id(config): find_run(config, req.results) for config in configs}
+    todo = [c for c in configs if recorded[id(c)] is None]
+    if todo and req.train_missing:
+        announce(f"{len(todo)} run(s) to train here, in this order: "
+                 + ", ".join(f"{c.net_name} (seed {c.seed})" for c in todo))
+    found, missing = [], []
+    with stop_on_signals((signal.SIGINT,)) as interrupted:  # a late second Ctrl-C lands here, harmlessly
+        for config in configs:
+            run = recorded[id(config)]
+            if run is None and req.train_missing:
+                if pick_device(req.device).type == "cpu":
+                    seconds = estimate_seconds(config, "cpu")
+                    duration = f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{max(seconds / 60, 1):.0f} min"
+                    announce(f"training {config.arch} (seed {config.seed}, {config.iterations} iterations) on the CPU: "
+                             f"about {duration} (timed eagerly, evaluations not counted; compiled runs go faster)")
+                if interrupted["signal"]:
+                    _stop_training(f"interrupted before {config.arch} (seed {config.seed}) began training; "
+                                   f"{_saved_so_far(config, req.results)}. Run the same command again to continue")
+                try:
+                    run = train(config, out_dir=req.results, device=req.device, resume=True)
+                except TrainingInterrupted as stop:
+                    _stop_training(f"interrupted at iteration {stop.iteration} of {config.iterations}: checkpoint saved "
+                                   f"in {stop.run_path}; run the same command again to resume from there")
+            (found if run is not None else missing).append(run if run is not None else config)
     return found, missing
+
+
+def _saved_so_far(config: TrainConfig, results: Path) -> str:
+    """What an interrupted notebook leaves of `config`: its checkpoint's iteration, or that nothing was trained."""
+    from .checkpoint import CheckpointError, load_checkpoint
+
+    unfinished = find_run(config, results, finished=False)
+    try:
+        iteration = load_checkpoint(unfinished.checkpoint_file)["state"]["iteration"] if unfinished else None
+    except CheckpointError:
+        iteration = None
+    return f"its checkpoint at iteration {iteration} in {unfinished.path} is intact" if iteration is not None else \
+        "nothing of it was trained yet"
+
+
+def _stop_training(message: str) -> None:
+    """End a notebook's training on an interrupt: papermill and nbval shut the kernel down right after a
+    Ctrl-C, so the message goes to the terminal and the kernel exits; in Jupyter it is shown and the cell
+    ends with KeyboardInterrupt."""
+    if kernel_shutting_down():
+        leave_kernel(message)
+    announce(message)
+    raise KeyboardInterrupt(message)
 
 
 def shown_runs(req: Request, archs: list[str], found: list[Run], shortcuts: list[str | None] = (None,)) -> list[Run]:
@@ -160,19 +199,25 @@ def shorter_runs(req: Request, archs: list[str], shown: list[Run], shortcuts: li
 def _longest_recorded(req: Request, archs: list[str], below: int | None = None, shortcuts: list[str | None] = (None,)
                       ) -> list[Run]:
     """Finished runs of `archs` x `shortcuts` on `req`'s data with the most iterations (fewer than `below`,
-    if given), in the order of `archs`, then of the options."""
-    data_sha256 = identify(req.source)[1]
-    return _longest([r for r in list_runs(req.results) if r.config().data_sha256 == data_sha256], archs, shortcuts,
-                    below=below)
+    if given), in the order of `archs`, then of the options; where none is recorded on that data, those
+    of the next of `req.sources()` (real CIFAR-10's runs, else the JPEG copy's)."""
+    recorded = list_runs(req.results)
+    for source in req.sources():
+        data_sha256 = identify(source)[1]
+        found = _longest([r for r in recorded if r.config().data_sha256 == data_sha256], archs, shortcuts, below=below,
+                         val_fraction=req.val_fraction)
+        if found:
+            return found
+    return []
 
 
 def _longest(runs: list[Run], archs: list[str], shortcuts: list[str | None] = (None,), below: int | None = None,
-             together: bool = False) -> list[Run]:
+             together: bool = False, val_fraction: float = 0.0) -> list[Run]:
     """Of the finished `runs`, those of `archs` x `shortcuts` (None: the family's default option, A on CIFAR)
-    on one data set and the schedule with the most iterations (fewer than `below`, if given); `together`:
-    the longest on which every one of them is recorded. On a tie the official CIFAR-10 comes before a copy.
-    Runs of two data sets or two schedules are never returned together. In the order of `archs`, then of
-    the options."""
+    on one data set, one split and the schedule with the most iterations (fewer than `below`, if given);
+    `together`: the longest on which every one of them is recorded. On a tie the official CIFAR-10 comes
+    before a copy, then the split `val_fraction` before another. Runs of two data sets, splits or schedules
+    are never returned together. In the order of `archs`, then of the options."""
     wanted = [(arch, resolve_shortcut(parse_arch(arch), s)) for arch in archs for s in shortcuts]
     configs = {run: run.config() for run in runs if run.finished}
     net = {run: (config.arch, config.shortcut) for run, config in configs.items()}
@@ -180,7 +225,8 @@ def _longest(runs: list[Run], archs: list[str], shortcuts: list[str | None] = (N
     for run, config in configs.items():
         if net[run] in wanted and (below is None or config.iterations < below):
             official = run.summary()["data"]["name"] == "cifar10"
-            groups.setdefault((config.iterations, official, config.data_sha256), []).append(run)
+            split = (config.val_fraction == val_fraction, config.val_fraction)
+            groups.setdefault((config.iterations, official, split, config.data_sha256), []).append(run)
     for key in sorted(groups, reverse=True):
         group = groups[key]
         if not together or len({net[r] for r in group}) == len(set(wanted)):
@@ -292,7 +338,10 @@ def show_table6(found: list[Run], depths: list[int]) -> None:
             "ours − paper (mean)": ours["mean"] - paper_mean if ours is not None else None,
             **{name: results.get(depth) for name, results in paper.OTHER_REIMPLEMENTATIONS.items()},
         })
-    show_table(pd.DataFrame(rows))
+    table = pd.DataFrame(rows)
+    if found and not all(r.summary()["full_schedule"] for r in found):  # a short run is not compared with the paper
+        table = table.drop(columns="ours − paper (mean)")
+    show_table(table)
     show_provenance(found)
 
 
@@ -473,8 +522,9 @@ def show_numerics_check(results: str | Path, arch: str = "resnet20", schedule: s
 
 
 def show_all_runs(results: str | Path) -> None:
-    """Every recorded run with its provenance."""
+    """Every finished run with its provenance (an unfinished one, `show_unfinished_runs`, changes no checked output)."""
     table = load_runs(results)
+    table = table[table["finished"]] if not table.empty else table
     if table.empty:
         print("no recorded runs")
         return
@@ -485,6 +535,23 @@ def show_all_runs(results: str | Path) -> None:
     shown["data sha256"] = shown["data sha256"].str[:12]
     shown["commit"] = shown["commit"].str[:12]
     show_table(shown)
+
+
+def show_unfinished_runs(results: str | Path) -> None:
+    """Runs begun here and not finished (no summary.json): where each stopped, and the command that resumes it."""
+    from .checkpoint import CheckpointError, load_checkpoint
+    from .commands import train_command
+
+    rows = []
+    for run in list_runs(results):
+        if not run.finished:
+            try:
+                at = load_checkpoint(run.checkpoint_file)["state"]["iteration"]
+            except CheckpointError:
+                at = "no readable checkpoint"
+            rows.append({"run": run.path.name, "stopped at iteration": at,
+                         "resume with": train_command(run.config(), results) + " --resume"})
+    show_table(pd.DataFrame(rows)) if rows else print("none")
 
 
 def show_published() -> None:
@@ -501,37 +568,57 @@ def show_published() -> None:
         print("none published yet: a model is published when its run on the paper's full schedule is recorded")
 
 
+FIG6_ARCHS = [f"{kind}{depth}" for kind in ("plain", "resnet") for depth in (20, 32, 44, 56, 110)]
+FIG7_ARCHS = ["plain20", "plain56", "resnet20", "resnet56", "resnet110"]
+SEEDS_WANTED = {110: 5}  # the paper reports ResNet-110 as best and mean of 5 runs; 3 seeds for the other nets
+
+
+def _remains(runs: list[Run], archs: list[str], shortcuts: list[str | None] = (None,), seeds: int = 1) -> str:
+    """What the replication still needs of `archs` x `shortcuts`: the nets with fewer than `seeds` finished runs
+    on real CIFAR-10 on the paper's full schedule, e.g. 'on real CIFAR-10, full schedule: plain-32 (0 of 1
+    seed)', or '–' when nothing is missing."""
+    wanted = [(arch, resolve_shortcut(parse_arch(arch), s)) for arch in archs for s in shortcuts]
+    counts = dict.fromkeys(wanted, 0)
+    for run in runs:
+        config = run.config()
+        if (config.arch, config.shortcut) in counts and config.data_sha256 == CIFAR10_SHA256 and \
+                run.summary()["full_schedule"]:
+            counts[config.arch, config.shortcut] += 1
+    short = [f"{TrainConfig(arch=a, shortcut=s).net_name} ({n} of {seeds} seed{'s' if seeds > 1 else ''})"
+             for (a, s), n in counts.items() if n < seeds]
+    return "on real CIFAR-10, full schedule: " + ", ".join(short) if short else "–"
+
+
 def show_status(results: str | Path) -> None:
     """The replication at a glance: each experiment of the paper, the paper's number, ours (from the
-    recorded runs on the longest schedule there is, with its schedule, seeds, device and precision),
-    and what remains."""
+    recorded runs on the longest schedule there is, real CIFAR-10 before a copy, with its schedule, seeds,
+    data set, device and precision), and what remains (`_remains`)."""
     runs = [r for r in list_runs(results) if r.finished and r.config().data_sha256]
     rows = []
     for depth, (_, _, paper_error) in paper.TABLE6.items():
         best = _longest(runs, [f"resnet{depth}"])
-        remains = {110: "full schedule, 5 seeds (the paper: best of 5)", 1202: "a GPU run"}.get(depth, "full schedule")
         rows.append({"experiment": f"Table 6: ResNet-{depth} test error", "paper": f"{paper_error}%",
                      "ours": _errors(best, "test_error") or "not yet run",
-                     "remains": "–" if best and best[0].summary()["full_schedule"] else remains})
-    for claim, archs, paper_says, metric in [
-            ("Figure 6: deeper plain nets train worse", ["plain20", "plain56"], "plain-56 above plain-20 (training error)",
-             "train_error"),
-            ("Figure 6: deeper ResNets are better", ["resnet20", "resnet56"], "ResNet-56 6.97% < ResNet-20 8.75% (test)",
-             "test_error")]:
-        both = _longest(runs, archs, together=True)
+                     "remains": _remains(runs, [f"resnet{depth}"], seeds=SEEDS_WANTED.get(depth, 3))
+                     if depth != 1202 else "a GPU run"})
+    resnets = " < ".join(f"{paper_name('resnet', d)} {paper.TABLE6[d][2]}%" for d in (56, 20))
+    for claim, kind, paper_says, metric in [
+            ("Figure 6: deeper plain nets train worse", "plain", "plain-56 above plain-20 (training error)", "train_error"),
+            ("Figure 6: deeper ResNets are better", "resnet", f"{resnets} (test)", "test_error")]:
+        both = _longest(runs, [f"{kind}20", f"{kind}56"], together=True)
         rows.append({"experiment": claim, "paper": paper_says, "ours": _errors(both, metric, by_arch=True) or "not yet run",
-                     "remains": "–" if both and both[0].summary()["full_schedule"] else "full schedule"})
+                     "remains": _remains(runs, [a for a in FIG6_ARCHS if a.startswith(kind)])})
     options = _longest(runs, ["resnet20"], SHORTCUT_OPTIONS, together=True)
-    rows.append({"experiment": "Shortcut options A/B/C", "paper": "ImageNet only (ResNet-34 top-1 25.03/24.52/24.19%)",
+    imagenet = "/".join(f"{paper.TABLE3_TOP1[f'ResNet-34 {o}']}" for o in SHORTCUT_OPTIONS)
+    rows.append({"experiment": "Shortcut options A/B/C", "paper": f"ImageNet only (ResNet-34 top-1 {imagenet}%)",
                  "ours": _errors(options, "test_error", by_arch=True) or "not yet run",
-                 "remains": "–" if options and options[0].summary()["full_schedule"] else
-                 "full schedule" if options else "ResNet-20 B and C"})
+                 "remains": _remains(runs, ["resnet20"], SHORTCUT_OPTIONS)})
     responses = _longest(runs, ["plain20", "plain56", "resnet20", "resnet56"], together=True)
     rows.append({"experiment": "Figure 7: smaller responses in ResNets",
                  "paper": "ResNet std below plain, layer by layer, and smaller in the deeper ResNet",
                  "ours": "; ".join(f"{r.config().net_name}: mean std {np.mean(r.summary()['layer_responses']):.2f}"
                                               for r in responses) + _how(responses) if responses else "not yet run",
-                 "remains": "–" if responses and responses[0].summary()["full_schedule"] else "full schedule"})
+                 "remains": _remains(runs, FIG7_ARCHS)})
     show_table(pd.DataFrame(rows))
 
 
@@ -566,12 +653,85 @@ def _how(runs: list[Run]) -> str:
             f"{precisions})")
 
 
+def jpeg_cost_table(results: str | Path) -> pd.DataFrame:
+    """One row per net trained on both real CIFAR-10 and its JPEG copy with the same recipe (every setting
+    of the run key but the data equal): the two final test errors (%) and the JPEG copy's excess."""
+    finished = [r for r in list_runs(results) if r.finished]
+    real = {_without_data(r.config()): r for r in finished if r.config().data_sha256 == CIFAR10_SHA256}
+    rows = []
+    for run in finished:
+        config = run.config()
+        twin = real.get(_without_data(config)) if config.data_sha256 == JPEG_SHA256 else None
+        if twin is not None:
+            jpeg_error, real_error = run.summary()["final"]["test_error"], twin.summary()["final"]["test_error"]
+            rows.append({"net": config.net_name, "schedule": config.schedule, "seed": config.seed,
+                         "trained on": split_name(config.val_fraction, run.summary()["data"]["train_size"]),
+                         "precision": config.precision, "real CIFAR-10": real_error, "JPEG copy": jpeg_error,
+                         "JPEG − real": jpeg_error - real_error})
+    return pd.DataFrame(rows)
+
+
+def _without_data(config: TrainConfig) -> str:
+    """The run key's settings but the data's identity, as one hashable string."""
+    return repr(sorted({k: v for k, v in config.experiment().items() if k != "data_sha256"}.items()))
+
+
+def seed_spread_table(results: str | Path) -> pd.DataFrame:
+    """Seed-to-seed spread measured here: for each group of finished runs that differ only in their seed,
+    the number of seeds and the range and sample std of their final test errors (%)."""
+    groups: dict[str, list[Run]] = {}
+    for run in list_runs(results):
+        if run.finished:
+            experiment = {k: v for k, v in run.config().experiment().items() if k != "seed"}
+            groups.setdefault(repr(sorted(experiment.items())), []).append(run)
+    rows = []
+    for runs in groups.values():
+        if len(runs) > 1:
+            config, errors = runs[0].config(), [r.summary()["final"]["test_error"] for r in runs]
+            rows.append({"net": config.net_name, "schedule": config.schedule, "data": runs[0].summary()["data"]["name"],
+                         "precision": config.precision, "seeds": len(runs), "range": max(errors) - min(errors),
+                         "std": float(np.std(errors, ddof=1))})
+    return pd.DataFrame(rows)
+
+
+def show_jpeg_cost(results: str | Path) -> None:
+    """The cost of JPEG: the paired table (`jpeg_cost_table`), the seed spread beside it, and the JPEG runs
+    still waiting for their real-data twin (with the commands that record it)."""
+    from IPython.display import Markdown, display
+
+    pairs = jpeg_cost_table(results)
+    if pairs.empty:
+        display(Markdown("No net is recorded on both copies with the same recipe yet."))
+    else:
+        show_table(pairs)
+    spread = seed_spread_table(results)
+    display(Markdown("**Seed-to-seed spread measured here** (runs that differ only in their seed):"))
+    show_table(spread) if not spread.empty else print("none yet: no configuration has two seeds")
+    paired = set(zip(pairs.get("net", []), pairs.get("schedule", []), pairs.get("seed", [])))
+    waiting = []
+    for run in list_runs(results):
+        config = run.config()
+        if run.finished and config.data_sha256 == JPEG_SHA256 and config.full_schedule and \
+                (config.net_name, config.schedule, config.seed) not in paired:
+            waiting.append(replace(config, data="cifar10", data_sha256=CIFAR10_SHA256, channels_last=None, compile=None))
+    display(Markdown("**JPEG-copy runs on the full schedule still without their real-data twin:**"))
+    report.show_missing(waiting, results)
+
+
 def show_missing(req: Request, missing: list[TrainConfig]) -> None:
     """Configurations not yet recorded, with the commands that record them."""
     report.show_missing(missing, req.results)
 
 
-def show_other_runs(req: Request, archs: list[str], found: list[Run]) -> None:
-    """Recorded runs of `archs` on another schedule than the one asked for."""
-    others = [r for r in shown_runs(req, archs, []) if r not in found]
-    show_table(run_table(others)) if others else print("none")
+def show_other_runs(req: Request, archs: list[str], shown: list[Run]) -> None:
+    """Every finished run of `archs` on the data sets of `req.sources()` not in `shown`, whatever its
+    schedule or split, with its schedule: listed for transparency, not compared with the paper."""
+    shas = {identify(source)[1] for source in req.sources()}
+    others = [r for r in list_runs(req.results) if r.finished and r not in shown and r.config().arch in archs
+              and r.config().data_sha256 in shas]
+    if not others:
+        print("none")
+        return
+    table = run_table(others)
+    table.insert(table.columns.get_loc("iterations"), "schedule", [r.config().schedule for r in others])
+    show_table(table)

@@ -34,5 +34,3 @@ TABLE3_TOP1 = {"plain-34": 28.54, "ResNet-34 A": 25.03, "ResNet-34 B": 24.52, "R
 IDENTITY_MAPPINGS_RESNET110 = {"original": 6.61, "BN after addition": 8.17, "ReLU before addition": 7.84,
                                "ReLU-only pre-activation": 6.71, "full pre-activation": 6.37}
 
-# Figure 6 (left): plain-110's error stays above 60%, so the paper does not draw it.
-PLAIN110_ABOVE = 60.0

@@ -87,8 +87,17 @@ def provenance(runs: list[Run]) -> str:
     hardware = sorted({h for s in summaries for h in pieces_of(s, "hardware")})
     commits = sorted({(c or "unknown")[:12] for s in summaries for c in pieces_of(s, "git_commit")})
     seeds = sorted({c.seed for c in configs})
-    return (f"data: {', '.join(data)}; schedule: {schedule}; seeds: {seeds}; hardware: {'; '.join(hardware)}; "
-            f"commits: {', '.join(commits)}")
+    splits = "; ".join(sorted({split_name(c.val_fraction, s["data"]["train_size"]) for c, s in zip(configs, summaries)}))
+    return (f"data: {', '.join(data)}; trained on: {splits}; schedule: {schedule}; seeds: {seeds}; "
+            f"hardware: {'; '.join(hardware)}; commits: {', '.join(commits)}")
+
+
+def split_name(val_fraction: float, train_size: int) -> str:
+    """'all 50k training images' or '45k/5k train/validation split' (sizes from the data set's training size)."""
+    held = round(train_size * val_fraction)
+    if not held:
+        return f"all {train_size // 1000}k training images"
+    return f"{(train_size - held) / 1000:g}k/{held / 1000:g}k train/validation split"
 
 
 def show_provenance(runs: list[Run]) -> None:

@@ -23,6 +23,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
@@ -79,9 +80,11 @@ def train_step(model, optimizer, x: torch.Tensor, y: torch.Tensor, autocast) -> 
     return loss, logits
 
 
-def estimate_seconds(config: TrainConfig, device: str = "auto", steps: int = 3) -> float:
-    """Seconds for the whole run, extrapolated from timing `steps` eager training iterations on random
-    data with the config's precision and layout (the fastest of them; evaluations not counted)."""
+def estimate_seconds(config: TrainConfig, device: str = "auto", steps: int = 5, min_seconds: float = 2.0) -> float:
+    """Seconds for the whole run, extrapolated from the median of eager training iterations on random data
+    with the config's precision and layout: two untimed, then at least `steps` and `min_seconds` of timed
+    ones (a median of several is stable where the fastest of three was not). Evaluations not counted;
+    a compiled run is faster than this."""
     device = pick_device(device)
     config = fastpath.resolve(config, device)
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
@@ -90,13 +93,13 @@ def estimate_seconds(config: TrainConfig, device: str = "auto", steps: int = 3) 
     x = torch.randn(config.batch_size, 3, 32, 32, device=device).contiguous(memory_format=memory_format)
     y = torch.randint(0, 10, (config.batch_size,), device=device)
     autocast, timings = make_autocast(config, device), []
-    for _ in range(steps + 1):
+    while len(timings) < steps + 2 or sum(timings[2:]) < min_seconds:
         start = time.perf_counter()
         train_step(model, optimizer, x, y, autocast)
         if device.type == "cuda":
             torch.cuda.synchronize()
         timings.append(time.perf_counter() - start)
-    return min(timings[1:]) * config.iterations
+    return float(np.median(timings[2:])) * config.iterations
 
 
 @dataclass
@@ -137,6 +140,13 @@ def train(config: TrainConfig, out_dir: str | Path = RESULTS_DIR, device: str = 
     the piece so that its speed is read right.
     """
     deadline = None if time_limit is None else time.perf_counter() + time_limit  # start-up counts too
+    with stop_on_signals(stop_signals) as signals:  # from the start: a signal while loading stops at the first iteration
+        return _prepare_and_train(config, out_dir, device, resume, stop_at, deadline, progress, signals, runs_at_once)
+
+
+def _prepare_and_train(config: TrainConfig, out_dir: str | Path, device: str, resume: bool, stop_at: int | None,
+                       deadline: float | None, progress: bool, signals: dict, runs_at_once: int) -> Run:
+    """`train` with the signals caught: set up the processes, device, data and run folder, then `_train`."""
     rank, world, local_rank = _distributed()
     device = pick_device(device, local_rank)
     if world > 1 and not dist.is_initialized():
@@ -154,12 +164,12 @@ def train(config: TrainConfig, out_dir: str | Path = RESULTS_DIR, device: str = 
     if run.finished:
         return run
     with run.lock() if rank == 0 else nullcontext():
-        return _train(run, config, data, device, rank, world, resume, stop_at, deadline, progress, stop_signals,
+        return _train(run, config, data, device, rank, world, resume, stop_at, deadline, progress, signals,
                       runs_at_once)
 
 
 def _train(run: Run, config: TrainConfig, data, device: torch.device, rank: int, world: int, resume: bool,
-           stop_at: int | None, deadline: float | None, progress: bool, stop_signals: tuple, runs_at_once: int) -> Run:
+           stop_at: int | None, deadline: float | None, progress: bool, signals: dict, runs_at_once: int) -> Run:
     """The loop of `train`, with the run folder held and the data loaded; `deadline` in time.perf_counter() seconds."""
     if run.finished:  # finished by the process that held the lock before us
         return run
@@ -178,7 +188,7 @@ def _train(run: Run, config: TrainConfig, data, device: torch.device, rank: int,
                unit="it", dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 30, file=progress_stream())
     clock = time.perf_counter()
     model.train()
-    with _stop_on_signals(stop_signals) as signals, bar:
+    with bar:
         should_stop = _StopDecision(signals, stop_at, deadline, world, device)
         while state.iteration < config.iterations:
             reason = should_stop(state.iteration)
@@ -236,6 +246,7 @@ def _load_or_start(run: Run, config: TrainConfig, raw_model, optimizer, device, 
     torch.set_rng_state(saved["rng_cpu"].cpu())  # loaded onto the device with the rest
     state = TrainState(**saved["state"]).to(device)
     if rank == 0:
+        announce(f"resuming {run.path.name} at iteration {state.iteration} of {config.iterations}")
         run.truncate_metrics(state.iteration)
         run.start(config, metrics=False)  # the execution settings of this piece
     return state
@@ -338,18 +349,17 @@ class _StopDecision:
 
 
 @contextmanager
-def _stop_on_signals(signals: tuple):
-    """Turn the first of `signals` into a flag the loop checks once per iteration (it then saves a
-    checkpoint and stops); a second one aborts at once. Main thread only."""
+def stop_on_signals(signals: tuple):
+    """Turn each of `signals` into a flag the loop checks once per iteration: it then saves a checkpoint
+    and stops. However many come, and whenever (a terminal's Ctrl-C reaches a notebook kernel twice), none
+    aborts without that checkpoint; SIGKILL is the way to stop at once. Main thread only."""
     flag = {"signal": None}
     if threading.current_thread() is not threading.main_thread():
         yield flag
         return
 
     def handler(number, _frame):
-        if flag["signal"]:
-            raise KeyboardInterrupt(f"second {signal.Signals(number).name}: stopped without saving")
-        flag["signal"] = signal.Signals(number).name
+        flag["signal"] = flag["signal"] or signal.Signals(number).name
 
     previous = {s: signal.getsignal(s) for s in signals}
     for s in previous:

@@ -62,38 +62,77 @@ def test_trying_the_readme_example_changes_neither_the_record_nor_the_notebook_c
     assert recorded() == before
 
 
-def test_ctrl_c_under_papermill_ends_with_where_the_checkpoint_is(tmp_path):
-    """Ctrl-C in the terminal reaches papermill (the kernel runs in its own session); papermill interrupts
-    the kernel and shuts it down. The checkpoint is saved and the user's last lines say where it is."""
-    results = tmp_path / "results"
+def _start_fig6(tmp_path: Path, results: Path) -> subprocess.Popen:
+    """papermill on Figure 6 with one small net on synthetic data, as typed in a terminal."""
     # under 2000 iterations the run is eager: compiling its first iteration would only slow the test
     cmd = [sys.executable, "-m", "papermill", "--no-progress-bar", "notebooks/fig6_cifar.ipynb", str(tmp_path / "out.ipynb"),
            "-p", "n", "1", "-p", "data", "synthetic", "-p", "schedule", "1500", "-p", "results", str(results)]
     # as from a terminal: SIGINT not ignored (a shell's background job, e.g. `pytest &`, passes it on ignored)
-    papermill = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                 env={**os.environ, "RESNET_LIB_REPORT_ONLY": "0"},
-                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "RESNET_LIB_REPORT_ONLY": "0"},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
+def _trained_to(results: Path) -> int:
+    """The last iteration plain8's metrics.csv records (0 before its first evaluation)."""
+    rows = [line for f in results.glob("plain8-*/metrics.csv") for line in f.read_text().splitlines()[1:]]
+    return int(rows[-1].split(",")[0]) if rows else 0
+
+
+def _interrupt_when(papermill: subprocess.Popen, results: Path, past: int, kernel_too: bool = False) -> str:
+    """Wait until plain8 has recorded an evaluation after iteration `past`, then press Ctrl-C (and, with
+    `kernel_too`, interrupt the kernel directly at the same moment, as a terminal's Ctrl-C can reach it twice);
+    return what papermill wrote to the terminal."""
+    import psutil
+
     lines = []
     for line in papermill.stderr:  # the kernel writes to the terminal too: wait until it is training
         lines.append(line)
         if line.startswith("training plain8"):
             break
-    while not list(results.glob("plain8-*/metrics.csv")):  # the run has started; its loop begins right after
+    while _trained_to(results) <= past:
         assert papermill.poll() is None, "".join(lines)[-3000:]
         time.sleep(0.1)
-    time.sleep(3)
+    kernels = psutil.Process(papermill.pid).children(recursive=True)
     papermill.send_signal(signal.SIGINT)
+    for kernel in kernels if kernel_too else []:
+        kernel.send_signal(signal.SIGINT)
     rest = papermill.stderr.read()
     papermill.wait(timeout=60)
     assert papermill.returncode != 0
-    # what the kernel says ends with where the checkpoint is; papermill then says "Aborted!" (and, when it
-    # notices the kernel gone first, "Kernel died while waiting for execute reply" and an asyncio traceback:
-    # papermill's own messages, which a kernel cannot silence)
-    ours = [line for line in rest.split("Aborted!")[0].splitlines() if line.strip() and not line.startswith("Kernel died")]
-    assert "checkpoint saved in " + str(results / "plain8-") in ours[-1], rest[-3000:]
-    assert "run the same command again to resume" in ours[-1]
-    assert "ZMQError" not in rest and "Traceback" not in rest.split("Aborted!")[0]
-    assert list(results.glob("plain8-*/checkpoint.pt"))
+    return "".join(lines) + rest
+
+
+def _last_words(terminal: str) -> str:
+    """The kernel's last line: papermill then says "Aborted!" (and, when it notices the kernel gone first,
+    "Kernel died while waiting for execute reply" and an asyncio traceback: papermill's own messages,
+    which a kernel cannot silence)."""
+    ours = [line for line in terminal.split("Aborted!")[0].splitlines() if line.strip() and not line.startswith("Kernel died")]
+    assert "ZMQError" not in terminal and "Traceback" not in terminal.split("Aborted!")[0]
+    return ours[-1]
+
+
+def _checkpoint_iteration(results: Path) -> int:
+    from resnet_lib.checkpoint import load_checkpoint
+
+    return load_checkpoint(next(results.glob("plain8-*/checkpoint.pt")))["state"]["iteration"]
+
+
+def test_ctrl_c_under_papermill_ends_with_where_the_checkpoint_is_also_after_a_resume_and_twice(tmp_path):
+    """Ctrl-C in the terminal reaches papermill (the kernel runs in its own session); papermill interrupts
+    the kernel and shuts it down. The checkpoint is saved and the user's last lines say where it is. Run
+    again, the notebook says it resumes and from where; interrupted again, with the kernel signalled twice,
+    it saves where it is then (the old handler took the second interrupt for one before training began)."""
+    results = tmp_path / "results"
+    first = _last_words(_interrupt_when(_start_fig6(tmp_path, results), results, past=0))
+    assert "checkpoint saved in " + str(results / "plain8-") in first and "run the same command again to resume" in first
+    saved = _checkpoint_iteration(results)
+    assert saved >= 50
+
+    terminal = _interrupt_when(_start_fig6(tmp_path, results), results, past=saved + 50, kernel_too=True)
+    assert f"resuming plain8-" in terminal and f"at iteration {saved} of 1500" in terminal
+    assert "checkpoint saved in " + str(results / "plain8-") in _last_words(terminal), terminal[-3000:]
+    assert _checkpoint_iteration(results) > saved + 50  # the training after the resume is kept
 
 
 @pytest.mark.parametrize("notebook, params, message", [
@@ -183,3 +222,26 @@ def test_status_shows_one_data_set_and_names_it(tmp_path, monkeypatch):
     test_error = run.summary()["final"]["test_error"]
     assert ours["Table 6: ResNet-20 test error"] == f"{test_error:.2f}% (12 it. schedule, seed 0, synthetic, CPU, fp32)"
     assert ours["Table 6: ResNet-56 test error"] == "not yet run"
+
+
+def test_an_unfinished_run_of_the_users_leaves_the_notebook_checks_green():
+    """What `papermill notebooks/fig6_cifar.ipynb out.ipynb -p n 18` and a Ctrl-C leave in results/: a begun
+    plain-110 run on real CIFAR-10. The notebook checks (stored outputs of the checked cells) still pass."""
+    import shutil
+
+    from resnet_lib.config import TrainConfig
+    from resnet_lib.data import CIFAR10_SHA256
+    from resnet_lib.results import Run
+
+    config = TrainConfig(arch="plain110", data="cifar10", data_sha256=CIFAR10_SHA256, val_fraction=0, precision="bf16")
+    run = Run.for_config(config, ROOT / "results", "cifar10")
+    if run.path.exists():
+        pytest.skip(f"{run.path} exists: a run of this machine's, not touched by a test")
+    try:
+        run.start(config)
+        done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "notebooks/runs.ipynb",
+                               "notebooks/intro.ipynb", "notebooks/fig6_cifar.ipynb"],
+                              cwd=ROOT, capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, done.stdout[-3000:]
+    finally:
+        shutil.rmtree(run.path)
