@@ -30,7 +30,7 @@ from resnet_lib.config import TrainConfig, schedule_settings  # noqa: E402
 from resnet_lib.data import CifarPipeline, synthetic_dataset  # noqa: E402
 from resnet_lib.evaluation import FoldedModel, evaluate  # noqa: E402
 from resnet_lib.provenance import benchmark_hardware, write_benchmark_record  # noqa: E402
-from resnet_lib.runtime import make_autocast, make_model, pick_device  # noqa: E402
+from resnet_lib.runtime import DEVICES, make_autocast, make_model, pick_device  # noqa: E402
 
 TEST_IMAGES, VAL_IMAGES = 10_000, 5_000
 
@@ -68,7 +68,7 @@ def measure(arch: str, device: torch.device, repeats: int, images: int = TEST_IM
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--archs", default="resnet20,resnet56,resnet110")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--device", default="auto", choices=DEVICES)
     parser.add_argument("--repeats", type=int, default=3, help="timed passes over the images, per way")
     parser.add_argument("--images", type=int, default=TEST_IMAGES, help="images per pass (default: a test set's)")
     parser.add_argument("--eager", action="store_true", help="never compile (a quick check of the script)")

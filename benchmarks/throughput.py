@@ -38,7 +38,7 @@ from resnet_lib.analysis import describe  # noqa: E402
 from resnet_lib.config import TrainConfig  # noqa: E402
 from resnet_lib.data import CifarPipeline, default_source, load_dataset  # noqa: E402
 from resnet_lib.provenance import benchmark_hardware, write_benchmark_record  # noqa: E402
-from resnet_lib.runtime import make_autocast, make_model, make_optimizer, pick_device  # noqa: E402
+from resnet_lib.runtime import DEVICES, make_autocast, make_model, make_optimizer, pick_device  # noqa: E402
 from resnet_lib.train import train_step  # noqa: E402
 
 FULL_RUN_IMAGES = 64000 * 128
@@ -179,7 +179,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--archs", default="resnet20,resnet56,resnet110,resnet1202")
     parser.add_argument("--data", default="auto", help="auto (official CIFAR-10 or the JPEG copy), synthetic, or a path")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--device", default="auto", choices=DEVICES)
     parser.add_argument("--steps", type=int, default=100, help="timed iterations per measurement")
     parser.add_argument("--warmup", type=int, default=20, help="untimed iterations first (compilation happens here)")
     parser.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1),

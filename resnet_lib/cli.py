@@ -14,6 +14,7 @@ from .checkpoint import CheckpointError, RecordWriteError
 from .config import SCHEDULES, ConfigError, TrainConfig, cli_fields, parse_arch, schedule_settings
 from .data import load_dataset
 from .results import RESULTS_DIR, SMOKE_DIR, RunBusy
+from .runtime import DEVICES
 
 PAPER_ARCHS = (
     [f"resnet{d}" for d in (20, 32, 44, 56, 110, 1202)]
@@ -46,7 +47,9 @@ def _positive_int(value: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m resnet_lib", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="python -m resnet_lib", description="Deep residual learning (He et al., 2015), replicated: "
+                     "describe the paper's architectures, train runs with its recipe (alone, as a sweep or a campaign), "
+                     "evaluate and publish them. 'python -m resnet_lib <command> --help' lists a command's options.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = commands.add_parser("describe", help="parameters, multiply-adds and layers of architectures")
@@ -99,13 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", help="a finished run folder, e.g. results/resnet20-A-cifar10-jpeg-full-bf16-seed0-1a2b3c4d")
     p.add_argument("--name", help="the published model's name (default: the architecture, e.g. resnet20)")
     p.add_argument("--out", help="where to publish (default: published/)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    _add_device(p)
     p.set_defaults(handler=_publish)
 
     p = commands.add_parser("evaluate", help="test (and validation) error of a checkpoint or weights file")
     p.add_argument("checkpoint", help="a run's checkpoint.pt, or weights.pt with config.json beside it")
     p.add_argument("--data", help="data source (default: the one the run was trained on)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    _add_device(p)
     p.set_defaults(handler=_evaluate)
     return parser
 
@@ -118,6 +121,8 @@ def _add_config_options(p: argparse.ArgumentParser, required: tuple = (), skip: 
         flag = "--" + f.name.replace("_", "-")
         default = "auto" if f.default is None else ",".join(map(str, f.default)) if isinstance(f.default, tuple) else f.default
         text = f.metadata["help"] if "default:" in f.metadata["help"] else f"{f.metadata['help']} (default: {default})"
+        if f.name in required:
+            text = f"{f.metadata['help'].split(' (default:')[0]} (required)"
         options = {"help": text.replace("%", "%%"), "default": None}
         if f.type == "bool | None":
             options["action"] = argparse.BooleanOptionalAction
@@ -133,8 +138,13 @@ def _add_config_options(p: argparse.ArgumentParser, required: tuple = (), skip: 
     p.add_argument("--download", action="store_true", help="download CIFAR-10 through torchvision if missing (internet)")
 
 
+def _add_device(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", choices=DEVICES, default="auto",
+                   help="where to compute: auto (the GPU if there is one, else the CPU), cpu or cuda (default: auto)")
+
+
 def _add_execution_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    _add_device(p)
     p.add_argument("--out", help="results folder (default: results; results/smoke for synthetic data, kept out of the record)")
     p.add_argument("--time-limit", type=float, help="checkpoint and stop after this many seconds (resume later)")
 

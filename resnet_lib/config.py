@@ -157,8 +157,9 @@ class TrainConfig:
     arch: str = _setting("resnet20", "architecture: resnet<6n+2>, plain<6n+2>, preact-resnet<6n+2>, imagenet-resnet50, ...")
     shortcut: str | None = _setting(None, "shortcut option A, B or C (default: A for CIFAR ResNets, B for bottleneck nets)",
                                     choices=SHORTCUT_OPTIONS)
-    data: str = _setting("cifar10", "data source: cifar10 (official arrays in data/), cifar10-jpeg (the JPEG copy), "
-                         "synthetic, or a path (see data/README.md)", key=False)
+    data: str = _setting("cifar10", "data source: cifar10 (real CIFAR-10: data/cifar-10-batches-py, else the lossless "
+                         "archive beside the project), cifar10-jpeg (the lossy JPEG copy), synthetic, or a path (see "
+                         "data/README.md)", key=False)
     data_sha256: str | None = _setting(None, "SHA-256 of the decoded data set, filled in from --data when a run starts",
                                        cli=False)
     val_fraction: float = _setting(0.1, "share of the training images held out for validation, in [0, 1); 0.1 is the "

@@ -30,9 +30,10 @@ from .config import (KIND_NAMES, SCHEDULES, SHORTCUT_OPTIONS, ConfigError, Train
 from .console import announce, kernel_shutting_down, leave_kernel
 from .data import CIFAR10_SHA256, JPEG_SHA256, default_source, identify, locate
 from . import report
-from .report import (benchmark_table, enter_project_root, error_stats, evaluation_benchmark_table, run_table, save_figure,
+from .report import (benchmark_table, error_stats, evaluation_benchmark_table, run_table, save_figure,
                      short_hardware, short_title, show_provenance, show_table, split_name)
 from .results import RESULTS_DIR, SMOKE_DIR, Run, devices_of, find_run, list_runs, load_runs
+from .runtime import DEVICES
 
 @dataclass
 class Request:
@@ -72,6 +73,40 @@ def _loud(check):
     return checked
 
 
+def _assigned(source: str) -> set[str]:
+    """The names a cell's top-level assignments bind."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    return {t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)}
+
+
+@_loud
+def check_parameters() -> None:
+    """ConfigError naming every parameter papermill passed that the notebook's parameters cell does not
+    declare (papermill itself only warns, and the notebook would go on with its defaults: a mistyped
+    `-p iterations 200` once started 64,000 iterations). Outside papermill, nothing to check."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    cells = list(shell.user_ns.get("In", [])) if shell is not None else []
+    for before, cell in zip(cells, cells[1:]):
+        if cell.lstrip().startswith("# Parameters"):  # the cell papermill injects after the parameters cell
+            unknown = sorted(_assigned(cell) - _assigned(before))
+            if unknown:
+                raise ConfigError(f"unknown notebook parameter(s): {', '.join(unknown)}; this notebook's parameters "
+                                  f"are {', '.join(sorted(_assigned(before)))}")
+
+
+def enter_project_root() -> None:
+    """Check the notebook's parameters (`check_parameters`), then chdir to the project root."""
+    check_parameters()
+    report.enter_project_root()
+
+
 @_loud
 def request(data: str = "auto", schedule="full", device: str = "auto", results: str = "results",
             train_missing: bool | None = None, val_fraction: float = 0.0) -> Request:
@@ -87,8 +122,8 @@ def request(data: str = "auto", schedule="full", device: str = "auto", results: 
         settings = {"iterations": schedule}
     else:
         raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)} or a number of iterations >= 1, got {schedule!r}")
-    if device not in ("auto", "cpu", "cuda"):
-        raise ConfigError(f"unknown device {device!r}; valid: auto, cpu, cuda")
+    if device not in DEVICES:
+        raise ConfigError(f"unknown device {device!r}; valid: {', '.join(DEVICES)}")
     if not isinstance(val_fraction, (int, float)) or isinstance(val_fraction, bool) or not 0 <= val_fraction < 1:
         raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction!r}; 0 trains on all 50k images (the "
                           f"reported models), 0.1 holds out the paper's 5k validation images")

@@ -17,6 +17,9 @@ from .imagenet import ImageFolderPipeline
 from .models import build_model
 
 
+DEVICES = ("auto", "cpu", "cuda")  # what --device and a notebook's `device` take
+
+
 def pick_device(device: str = "auto", local_rank: int = 0) -> torch.device:
     """"auto" (CUDA if PyTorch sees a GPU, else CPU), "cpu" or "cuda" (the `local_rank`-th GPU), or ConfigError."""
     if device == "auto":
@@ -26,7 +29,7 @@ def pick_device(device: str = "auto", local_rank: int = 0) -> torch.device:
             raise ConfigError("--device cuda asked for, but PyTorch sees no CUDA GPU; use --device cpu or auto")
         return torch.device("cuda", local_rank)
     if device != "cpu":
-        raise ConfigError(f"unknown device {device!r}; valid: auto, cpu, cuda")
+        raise ConfigError(f"unknown device {device!r}; valid: {', '.join(DEVICES)}")
     return torch.device("cpu")
 
 

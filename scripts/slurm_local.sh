@@ -11,6 +11,10 @@ if [ "$action" = stop ]; then
     for _ in $(seq 20); do pgrep -f -- "-f $dir/slurm.conf" >/dev/null || break; sleep 0.5; done
     pkill -9 -f -- "-f $dir/slurm.conf" 2>/dev/null || true
     pkill -9 -x slurmstepd 2>/dev/null || true  # job steps outlive their slurmd; only one such cluster runs here
+    if [ -f "$dir/munged-started" ]; then  # munged too, where start started it (not one the machine ran before)
+        pkill -x munged 2>/dev/null || true
+        rm -f "$dir/munged-started"
+    fi
     exit 0
 fi
 if pgrep -x slurmctld >/dev/null || pgrep -x slurmd >/dev/null || pgrep -x slurmstepd >/dev/null; then
@@ -43,7 +47,10 @@ PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscrib
 CONF
 [ -f /etc/munge/munge.key ] || /usr/sbin/mungekey --create >/dev/null 2>&1 || dd if=/dev/urandom of=/etc/munge/munge.key bs=1024 count=1 2>/dev/null
 mkdir -p /run/munge && chown munge:munge /run/munge /etc/munge/munge.key 2>/dev/null || true
-pgrep -x munged >/dev/null || su -s /bin/sh munge -c /usr/sbin/munged 2>/dev/null || /usr/sbin/munged --force
+if ! pgrep -x munged >/dev/null; then
+    su -s /bin/sh munge -c /usr/sbin/munged 2>/dev/null || /usr/sbin/munged --force
+    touch "$dir/munged-started"
+fi
 export SLURM_CONF=$dir/slurm.conf
 /usr/sbin/slurmctld -f "$SLURM_CONF"
 /usr/sbin/slurmd -f "$SLURM_CONF"

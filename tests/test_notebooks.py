@@ -139,6 +139,10 @@ def test_ctrl_c_under_papermill_ends_with_where_the_checkpoint_is_also_after_a_r
     ("fig6_cifar.ipynb", ["-p", "n", "0"], "n must be a whole number >= 1"),
     ("shortcuts.ipynb", ["-y", "options: [D]"], "unknown shortcut option"),
     ("fig6_cifar.ipynb", ["-p", "n", "1", "-p", "data", "/no/such/data"], "not found"),
+    # an older README's quick example: papermill only warns of a parameter the notebook lacks
+    ("fig6_cifar.ipynb", ["-p", "n", "1", "-p", "data", "synthetic", "-p", "iterations", "200"],
+     "unknown notebook parameter(s): iterations; this notebook's parameters are data, device, n, results"),
+    ("runs.ipynb", ["-p", "result", "elsewhere"], "unknown notebook parameter(s): result"),
 ])
 def test_bad_parameters_stop_at_the_first_cell_with_a_clear_message(notebook, params, message, tmp_path):
     done = papermill(notebook, tmp_path / "out.ipynb", *params, "-p", "results", str(tmp_path / "results"))

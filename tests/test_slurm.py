@@ -28,8 +28,12 @@ def slurm(tmp_path_factory):
     assert started.returncode == 0, started.stderr
     os.environ["SLURM_CONF"] = str(state / "slurm.conf")
     yield state
+    ours = (state / "munged-started").exists()
     subprocess.run(["bash", str(ROOT / "scripts/slurm_local.sh"), "stop", str(state)])
     os.environ.pop("SLURM_CONF", None)
+    if ours:  # the test command leaves no daemon behind
+        time.sleep(1)
+        assert subprocess.run(["pgrep", "-x", "munged"], capture_output=True).returncode != 0, "munged still runs"
 
 
 def _cli(*args, timeout=600):

@@ -1,0 +1,71 @@
+"""The README and the book describe what exists: modules, notebooks, commands and their options, so that
+they cannot go stale silently."""
+
+import ast
+import re
+import shlex
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+def _section(title: str) -> str:
+    return README.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def _commands(prefix: str) -> list[str]:
+    """The lines of the README's bash blocks that start with `prefix` (comments cut off)."""
+    blocks = [b.replace("\\\n", " ") for b in re.findall(r"```bash\n(.*?)```", README, re.S)]  # continued lines joined
+    lines = [line.split("  #")[0].strip() for block in blocks for line in block.splitlines()]
+    return [line for line in lines if line.startswith(prefix)]
+
+
+def test_the_layout_names_every_module_and_only_modules_that_exist():
+    layout = _section("Layout")
+    named = set(re.findall(r"`(\w+\.py)`", layout.split("Also")[0]))
+    modules = {p.name for p in (ROOT / "resnet_lib").glob("*.py")} - {"__init__.py", "__main__.py"}
+    assert named == modules, f"missing from the README: {sorted(modules - named)}; gone: {sorted(named - modules)}"
+
+
+def test_every_notebook_is_in_the_book_and_the_readme_and_nothing_else_is():
+    notebooks = {p.stem for p in (ROOT / "notebooks").glob("*.ipynb")}
+    toc = (ROOT / "book" / "_toc.yml").read_text()
+    in_book = set(re.findall(r"notebooks/(\w+)", toc))
+    assert in_book == notebooks
+    for entry in re.findall(r"file: (\S+)", toc) + re.findall(r"root: (\S+)", toc):
+        assert any((ROOT / "book" / f"{entry}{suffix}").exists() or (ROOT / f"{entry}{suffix}").exists()
+                   for suffix in (".md", ".ipynb")), entry
+    report = _section("Report").split(":\n", 1)[0]
+    assert set(re.findall(r"`(\w+)`", report)) >= notebooks
+
+
+@pytest.mark.parametrize("line", _commands("python -m resnet_lib"))
+def test_each_readme_command_uses_a_command_and_options_that_exist(line):
+    from resnet_lib.cli import build_parser
+
+    words = shlex.split(line.replace("...", "").replace("<", "").replace(">", ""))
+    subcommands = build_parser()._subparsers._group_actions[0].choices
+    assert words[3] in subcommands, line
+    options = set(subcommands[words[3]]._option_string_actions)
+    assert {w for w in words[4:] if w.startswith("--")} <= options, line
+
+
+def _parameters(notebook: str) -> set[str]:
+    cells = nbformat.read(ROOT / "notebooks" / notebook, 4).cells
+    source = next(c.source for c in cells if "parameters" in c.metadata.get("tags", []))
+    return {t.id for node in ast.parse(source).body if isinstance(node, ast.Assign) for t in node.targets}
+
+
+@pytest.mark.parametrize("line", _commands("papermill"))
+def test_each_readme_papermill_command_passes_parameters_the_notebook_has(line):
+    words = shlex.split(line)
+    passed = {words[i + 1] for i, w in enumerate(words) if w == "-p"}
+    assert passed <= _parameters(Path(words[1]).name), line
+
+
+def test_the_readme_says_how_to_reach_the_environment_in_a_new_terminal():
+    assert "source .venv/bin/activate" in README.split("## ", 1)[0]
