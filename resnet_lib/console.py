@@ -23,11 +23,24 @@ def _terminal():
     return open(os.dup(fd), "w", buffering=1) if fd is not None else sys.__stderr__
 
 
+def _own_line(stream) -> str:
+    """What starts a message on a terminal line of its own: papermill's progress bar leaves its line open,
+    and a message written after it would run on from it ("Executing:  40%|███▉ | 4/10training ...")."""
+    return "\r\x1b[K" if getattr(stream, "isatty", lambda: False)() else ""
+
+
 def announce(message: str) -> None:
     """Print `message` to stdout (the notebook, in a kernel) and to the terminal."""
     print(message, flush=True)
     if _terminal() is not None:
-        print(message, file=_terminal(), flush=True)
+        print(_own_line(_terminal()) + message, file=_terminal(), flush=True)
+
+
+def tell_terminal(message: str) -> None:
+    """Print `message` to the terminal only (in a kernel, not into the notebook: a page of the report
+    does not show where a figure file went); outside a kernel, to stdout."""
+    stream = _terminal() or sys.stdout
+    print(_own_line(stream) + message, file=stream, flush=True)
 
 
 def kernel_shutting_down(wait_s: float = 1.0) -> bool:
@@ -48,7 +61,8 @@ def kernel_shutting_down(wait_s: float = 1.0) -> bool:
 def leave_kernel(message: str, status: int = 130) -> None:
     """End a kernel that is shutting down, after telling the terminal `message`: its sockets are closing,
     so the notebook cannot show it, and the kernel's reply to the cell would only fail with a traceback."""
-    print(message, file=_terminal() or sys.__stderr__, flush=True)
+    stream = _terminal() or sys.__stderr__
+    print(_own_line(stream) + message, file=stream, flush=True)
     os._exit(status)
 
 

@@ -312,10 +312,11 @@ def show_claims(shown: list[Run]) -> None:
     display(Markdown("\n".join(lines) + f"\n\nRuns: {_how(shown).strip()[1:-1]}."))
 
 
-def error_figure(req: Request, shown: list[Run], title: str, name: str) -> None:
-    """Training (dashed) and test (bold) error of `shown` in one panel."""
+def error_figure(req: Request, shown: list[Run], name: str) -> None:
+    """Training (dashed) and test (bold) error of `shown` in one panel, titled with the nets it draws."""
     fig, ax = plt.subplots(figsize=(6.5, 4))
     plots.error_curves(ax, shown, ylim=_ylim(shown))
+    title = " and ".join(dict.fromkeys(r.config().net_name for r in shown))
     ax.set_title(f"{title} {short_title(shown)}", fontsize=9)
     _save_and_show(fig, f"{name}-{req.label(shown)}")
 
@@ -605,7 +606,8 @@ def show_published() -> None:
 
 FIG6_ARCHS = [f"{kind}{depth}" for kind in ("plain", "resnet") for depth in (20, 32, 44, 56, 110)]
 FIG7_ARCHS = ["plain20", "plain56", "resnet20", "resnet56", "resnet110"]
-SEEDS_WANTED = {110: 5}  # the paper reports ResNet-110 as best and mean of 5 runs; 3 seeds for the other nets
+TABLE6_SEEDS = 5  # the paper reports ResNet-110 as best and mean of 5 runs; the Table 6 page asks 5 of each depth
+SHORTCUT_DEPTHS, SHORTCUT_SEEDS = [20, 32, 56], 2  # what the shortcut options page asks
 
 
 def _remains(runs: list[Run], archs: list[str], shortcuts: list[str | None] = (None,), seeds: int = 1) -> str:
@@ -634,8 +636,7 @@ def show_status(results: str | Path) -> None:
         best = _longest(runs, [f"resnet{depth}"])
         rows.append({"experiment": f"Table 6: ResNet-{depth} test error", "paper": f"{paper_error}%",
                      "ours": _errors(best, "test_error") or "not yet run",
-                     "remains": _remains(runs, [f"resnet{depth}"], seeds=SEEDS_WANTED.get(depth, 3))
-                     if depth != 1202 else "a GPU run"})
+                     "remains": _remains(runs, [f"resnet{depth}"], seeds=TABLE6_SEEDS) if depth != 1202 else "a GPU run"})
     resnets = " < ".join(f"{paper_name('resnet', d)} {paper.TABLE6[d][2]}%" for d in (56, 20))
     for claim, kind, paper_says, metric in [
             ("Figure 6: deeper plain nets train worse", "plain", "plain-56 above plain-20 (training error)", "train_error"),
@@ -647,7 +648,7 @@ def show_status(results: str | Path) -> None:
     imagenet = "/".join(f"{paper.TABLE3_TOP1[f'ResNet-34 {o}']}" for o in SHORTCUT_OPTIONS)
     rows.append({"experiment": "Shortcut options A/B/C", "paper": f"ImageNet only (ResNet-34 top-1 {imagenet}%)",
                  "ours": _errors(options, "test_error", by_arch=True) or "not yet run",
-                 "remains": _remains(runs, ["resnet20"], SHORTCUT_OPTIONS)})
+                 "remains": _remains(runs, [f"resnet{d}" for d in SHORTCUT_DEPTHS], SHORTCUT_OPTIONS, SHORTCUT_SEEDS)})
     responses = _longest(runs, ["plain20", "plain56", "resnet20", "resnet56"], together=True)
     rows.append({"experiment": "Figure 7: smaller responses in ResNets",
                  "paper": "ResNet std below plain, layer by layer, and smaller in the deeper ResNet",

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from .config import TrainConfig
-from .console import announce
+from .console import announce, tell_terminal
 from .commands import sweep_commands, train_command
 from .results import RESULTS_DIR, Run, devices_of, pieces_of
 
@@ -42,9 +42,9 @@ def show_table(table: pd.DataFrame, floatfmt: str = ".2f") -> None:
 def short_hardware(hardware: str) -> str:
     """'1x Intel(R) Xeon(R) Processor (2 cores, 2 threads; AVX-512, AVX-512 BF16, AMX BF16)' -> 'Intel Xeon
     (2 cores, AMX BF16)': the name, the cores and the most capable unit (they are listed in that order)."""
-    match = re.fullmatch(r"(?:\d+x )?(.*?) \((\d+ cores)[^;]*;\s*(.*)\)", hardware)
-    if not match:
-        return re.sub(r"\(R\)|\(TM\)| Processor|, \d+ threads|^1x ", "", hardware).strip()
+    match = re.fullmatch(r"(?:\d+x )?(?:CPU )?(.*?) \((\d+ cores)[^;]*;\s*(.*)\)", hardware)
+    if not match:  # an early record without the units: '1x CPU AMD EPYC (2 cores, 2 threads)' -> 'AMD EPYC (2 cores)'
+        return re.sub(r"\(R\)|\(TM\)| Processor|, \d+ threads?|^(?:1x )?(?:CPU )?", "", hardware).strip()
     name, cores, units = match.groups()
     name = re.sub(r" +", " ", re.sub(r"\(R\)|\(TM\)| Processor", "", name)).strip()
     return f"{name} ({cores}, {units.split(', ')[-1]})"
@@ -84,7 +84,8 @@ def provenance(runs: list[Run]) -> str:
     iterations = sorted({c.iterations for c in configs})
     full = all(s["full_schedule"] for s in summaries)
     schedule = "full 64k-iteration paper schedule" if full else f"SHORT RUN ({', '.join(map(str, iterations))} iterations), not the replication"
-    hardware = sorted({h for s in summaries for h in pieces_of(s, "hardware")})
+    hardware = sorted({re.sub(r"\b1 threads\b", "1 thread", re.sub(r"^1x CPU ", "1x ", h))
+                       for s in summaries for h in pieces_of(s, "hardware")})
     commits = sorted({(c or "unknown")[:12] for s in summaries for c in pieces_of(s, "git_commit")})
     seeds = sorted({c.seed for c in configs})
     splits = "; ".join(sorted({split_name(c.val_fraction, s["data"]["train_size"]) for c, s in zip(configs, summaries)}))
@@ -138,11 +139,11 @@ def show_missing(missing: list[TrainConfig], results: str | Path = RESULTS_DIR) 
 
 
 def save_figure(fig, name: str) -> Path:
-    """Save `fig` as figures/<name>.png (git-ignored) and print where, relative to the project root."""
+    """Save `fig` as figures/<name>.png (git-ignored) and tell the terminal where, relative to the project root."""
     FIGURES_DIR.mkdir(exist_ok=True)
     path = FIGURES_DIR / f"{name}.png"
     fig.savefig(path, dpi=120, bbox_inches="tight")
-    announce(f"figure saved to {path}")
+    tell_terminal(f"figure saved to {path}")
     return path
 
 

@@ -2,8 +2,11 @@
 
 For each page: it loads, every image has decoded pixels, math (if any) was typeset by the local
 MathJax without errors, no raw Python object repr (`<IPython.core.display.Markdown object>`) or
-absolute path of the machine that built it shows, and no table is wider than the text column at
-1280 px. Saves a screenshot of each page to book/_build/screenshots/. Exits 1 on any failure. Needs Debian's chromium and chromium-driver, and selenium.
+absolute path of the machine that built it shows, no table is wider than the text column and no code
+block is cut off at 1280 px, and no code shows but a notebook's parameters cell. Across pages: where
+the landing page's status table says nothing remains ("–") for an experiment, its page lists no
+configuration of it as not yet recorded. Saves a screenshot of each page to book/_build/screenshots/.
+Exits 1 on any failure. Needs Debian's chromium and chromium-driver, and selenium.
 
     .venv/bin/python scripts/check_book.py [book/_build/html]
 """
@@ -60,12 +63,55 @@ def check_page(driver, page: Path, shots: Path) -> list[str]:
         " const c = t.closest('.bd-article') || t.parentElement; return t.scrollWidth > c.clientWidth + 1; }).length")
     if wide:
         problems.append(f"{wide} table(s) wider than the text column at 1280 px")
+    cut = driver.execute_script(
+        "return Array.from(document.querySelectorAll('article pre, main pre'))"
+        ".filter(p => p.offsetParent !== null && p.scrollWidth > p.clientWidth + 1).length")
+    if cut:
+        problems.append(f"{cut} code block(s) cut off at 1280 px")
+    code = driver.execute_script(
+        "return Array.from(document.querySelectorAll('div.cell:not(.tag_parameters) div.cell_input'))"
+        ".filter(c => c.offsetParent !== null).map(c => c.innerText.split('\\n')[0])")
+    problems += [f"code cell shown (tag it hide-input): {first}" for first in code]
     images = driver.execute_script("return document.images.length")
     height = driver.execute_script("return document.body.scrollHeight")
     driver.set_window_size(1280, min(max(height, 800), 8000))
     driver.save_screenshot(str(shots / f"{page.stem}.png"))
     driver.set_window_size(1280, 1600)
     print(f"{'FAIL' if problems else 'ok  '} {page.name}: {images} images, math {'rendered' if has_math and not problems else 'none' if not has_math else 'BROKEN'}")
+    return problems
+
+
+# A status row of the landing page -> (its page, what that page's commands for missing runs name)
+STATUS_PAGES = [(r"Table 6: ResNet-(\d+)", "table6.html", "--arch resnet{0} "),
+                (r"Figure 6: deeper plain", "fig6_cifar.html", "--arch plain"),
+                (r"Figure 6: deeper ResNets", "fig6_cifar.html", "--arch resnet"),
+                (r"Shortcut options", "shortcuts.html", "--arch resnet"),
+                (r"Figure 7", "layer_responses.html", "--arch ")]
+
+
+def status_contradictions(driver, html: Path) -> list[str]:
+    """Rows of the landing page's status table that say nothing remains ("–") while the experiment's own
+    page lists a configuration of theirs as not yet recorded (the commands that record it)."""
+    intro = html / "notebooks" / "intro.html"
+    if not intro.exists():
+        return []
+    driver.get(intro.resolve().as_uri())
+    rows = driver.execute_script(
+        "return Array.from(document.querySelectorAll('article table tbody tr, main table tbody tr'))"
+        ".map(r => Array.from(r.cells).map(c => c.innerText.trim()))")
+    problems = []
+    for row in rows:
+        if len(row) < 4 or row[-1] not in ("–", "-"):
+            continue
+        for pattern, page, command in STATUS_PAGES:
+            match = re.match(pattern, row[0])
+            if not match or not (html / "notebooks" / page).exists():
+                continue
+            driver.get((html / "notebooks" / page).resolve().as_uri())
+            text = driver.execute_script("return document.body.innerText")
+            if "not yet recorded" in text and command.format(*match.groups()) in text:
+                problems.append(f"'{row[0]}': nothing remains, says the landing page, but {page} lists runs of it "
+                                f"not yet recorded")
     return problems
 
 
@@ -84,6 +130,9 @@ def main(root: str = "book/_build/html") -> int:
             problems = check_page(driver, page, shots)
             if problems:
                 failures[page.name] = problems
+        contradictions = status_contradictions(driver, html)
+        if contradictions:
+            failures["intro.html (status)"] = contradictions
     finally:
         driver.quit()
     for name, problems in failures.items():

@@ -36,7 +36,8 @@ def test_fig6_trains_what_is_missing_then_reuses_it(tmp_path):
     assert any("image/png" in o.get("data", {}) for o in outputs)  # the figure is in the notebook
     text = "".join(o.get("text", "") for o in outputs)
     assert "on the CPU: about" in text  # time estimate printed before training
-    saved = [line.split("figure saved to ", 1)[1].strip() for line in text.splitlines() if "figure saved to" in line]
+    assert "figure saved to" not in text  # said in the terminal, not on the page
+    saved = [line.split("figure saved to ", 1)[1].strip() for line in done.stderr.splitlines() if "figure saved to" in line]
     assert saved and not Path(saved[0]).is_absolute() and (ROOT / saved[0]).exists()  # shown relative to the project
     summaries = [json.loads(p.read_text()) for p in results.glob("*/summary.json")]
     mtimes = {p: p.stat().st_mtime for p in results.glob("*/summary.json")}
