@@ -564,12 +564,14 @@ def show_all_runs(results: str | Path) -> None:
     if table.empty:
         print("no recorded runs")
         return
-    columns = {"run": "run", "finished": "finished", "iterations": "iterations", "final.test_error": "test error",
+    columns = {"run": "run", "iterations": "iterations", "final.test_error": "test error",
                "data.name": "data", "data.sha256": "data sha256", "hardware": "hardware",
                "environment.torch": "torch", "environment.git_commit": "commit", "wall_time_s": "wall time (s)"}
     shown = table.reindex(columns=list(columns)).rename(columns=columns)
-    shown["data sha256"] = shown["data sha256"].str[:12]
-    shown["commit"] = shown["commit"].str[:12]
+    shown["data sha256"] = shown["data sha256"].str[:8]
+    shown["torch"] = shown["torch"].str.split("+").str[0]
+    shown["hardware"] = [" + ".join(dict.fromkeys(short_hardware(h) for h in hw.split(" + "))) for hw in shown["hardware"]]
+    shown["commit"] = shown["commit"].str[:8]
     show_table(shown)
 
 
@@ -621,9 +623,13 @@ def _remains(runs: list[Run], archs: list[str], shortcuts: list[str | None] = (N
         if (config.arch, config.shortcut) in counts and config.data_sha256 == CIFAR10_SHA256 and \
                 run.summary()["full_schedule"]:
             counts[config.arch, config.shortcut] += 1
-    short = [f"{TrainConfig(arch=a, shortcut=s).net_name} ({n} of {seeds} seed{'s' if seeds > 1 else ''})"
-             for (a, s), n in counts.items() if n < seeds]
-    return "on real CIFAR-10, full schedule: " + ", ".join(short) if short else "–"
+    by_count: dict[int, list[str]] = {}
+    for (arch, shortcut), n in counts.items():
+        if n < seeds:
+            by_count.setdefault(n, []).append(TrainConfig(arch=arch, shortcut=shortcut).net_name)
+    parts = [f"{', '.join(names)} ({n} of {seeds} seed{'s' if seeds > 1 else ''}{' each' if len(names) > 1 else ''})"
+             for n, names in sorted(by_count.items())]
+    return "on real CIFAR-10, full schedule: " + "; ".join(parts) if parts else "–"
 
 
 def show_status(results: str | Path) -> None:

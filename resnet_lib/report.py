@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from .config import TrainConfig
-from .console import announce, tell_terminal
+from .console import tell_terminal
 from .commands import sweep_commands, train_command
 from .results import RESULTS_DIR, Run, devices_of, pieces_of
 

@@ -70,7 +70,7 @@ def check_page(driver, page: Path, shots: Path) -> list[str]:
         problems.append(f"{cut} code block(s) cut off at 1280 px")
     code = driver.execute_script(
         "return Array.from(document.querySelectorAll('div.cell:not(.tag_parameters) div.cell_input'))"
-        ".filter(c => c.offsetParent !== null).map(c => c.innerText.split('\\n')[0])")
+        ".filter(c => c.closest('details:not([open])') === null).map(c => c.innerText.split('\\n')[0])")
     problems += [f"code cell shown (tag it hide-input): {first}" for first in code]
     images = driver.execute_script("return document.images.length")
     height = driver.execute_script("return document.body.scrollHeight")
