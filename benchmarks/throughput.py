@@ -9,7 +9,9 @@ In one run on one device, for each architecture (batch 128, the paper's augmenta
   compiled; bf16 only where the hardware has it natively. The setting the trainer picks by default
   (resnet_lib/fastpath.py) is marked; "fast" in the record is that one;
 - concurrent: K processes running the picked setting at once on the same device (aggregate images/s);
-  on a CPU each gets its share of the cores' threads, as in a sweep.
+  on a CPU each gets its share of the cores' threads, as in a sweep;
+- together (--together N): N runs in one process stepped in turn, each on a CUDA stream of its own
+  (the many-runs path, train_group), and with --concurrent K, K such processes (K x N runs).
 
 Prints a table and writes JSON (hardware, driver, torch, commit) under results/benchmarks/.
 
@@ -24,6 +26,8 @@ import multiprocessing as mp
 import os
 import sys
 import time
+from contextlib import nullcontext
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -115,13 +119,20 @@ def picked(arch: str, device: torch.device) -> str:
     return next(k for k, v in CANDIDATES.items() if all(getattr(config, f) == v[f] for f in v))
 
 
-def fast_rate(arch: str, source: str, device: str, steps: int, warmup: int, settings: dict, barrier=None) -> tuple[float, float]:
-    """(images/s, seconds spent in the warm-up steps, compilation included) of the trainer's step with `settings`."""
+def fast_rate(arch: str, source: str, device: str, steps: int, warmup: int, settings: dict, barrier=None,
+              runs: int = 1) -> tuple[float, float]:
+    """(images/s, seconds spent in the warm-up steps, compilation included) of the trainer's step with `settings`;
+    with `runs` > 1, that many runs (seeds 0, 1, ...) in this process stepped in turn, each on a CUDA stream of
+    its own, as train_group trains them (images/s of all of them together)."""
     device = pick_device(device)
     config = TrainConfig(arch=arch, data=source, **settings)
-    pipeline = CifarPipeline(load_dataset(source), 128, 0, 0.1, 0, device, channels_last=config.channels_last)
-    raw_model, model = make_model(config, pipeline.num_classes, device)
-    optimizer = make_optimizer(config, raw_model)
+    dataset = load_dataset(source)
+    group = []
+    for seed in range(runs):
+        pipeline = CifarPipeline(dataset, 128, seed, 0.1, 0, device, channels_last=config.channels_last)
+        raw_model, model = make_model(replace(config, seed=seed), pipeline.num_classes, device)
+        stream = torch.cuda.Stream(device) if device.type == "cuda" and runs > 1 else None
+        group.append((pipeline, model, make_optimizer(config, raw_model), stream))
     autocast = make_autocast(config, device)
     begin = time.perf_counter()
     for step in range(warmup + steps):
@@ -131,26 +142,29 @@ def fast_rate(arch: str, source: str, device: str, steps: int, warmup: int, sett
                 barrier.wait()
             start = time.perf_counter()
             warmup_s = start - begin
-        x, y = pipeline.batch(step)
-        train_step(model, optimizer, x, y, autocast)
+        for pipeline, model, optimizer, stream in group:
+            with torch.cuda.stream(stream) if stream is not None else nullcontext():
+                x, y = pipeline.batch(step)
+                train_step(model, optimizer, x, y, autocast)
     _sync(device)
-    return steps * 128 / (time.perf_counter() - start), warmup_s
+    return runs * steps * 128 / (time.perf_counter() - start), warmup_s
 
 
-def _concurrent_worker(args, barrier, queue, threads):
+def _concurrent_worker(args, barrier, queue, threads, runs):
     if threads:
         torch.set_num_threads(threads)
-    queue.put(fast_rate(*args, barrier=barrier)[0])
+    queue.put(fast_rate(*args, barrier=barrier, runs=runs)[0])
 
 
-def concurrent_rate(k: int, arch: str, source: str, device: str, steps: int, warmup: int, settings: dict) -> float:
-    """Aggregate images/s of k processes running `settings` at once (timed windows aligned by a barrier); on a
-    CPU each process gets its share of the cores, as a sweep gives it."""
+def concurrent_rate(k: int, arch: str, source: str, device: str, steps: int, warmup: int, settings: dict,
+                    runs: int = 1) -> float:
+    """Aggregate images/s of k processes running `settings` at once (timed windows aligned by a barrier), each
+    training `runs` runs together; on a CPU each process gets its share of the cores, as a sweep gives it."""
     context = mp.get_context("spawn")
     barrier, queue = context.Barrier(k), context.Queue()
     args = (arch, source, device, steps, warmup, settings)
     threads = fastpath.threads_per_run(k) if device == "cpu" else None
-    workers = [context.Process(target=_concurrent_worker, args=(args, barrier, queue, threads)) for _ in range(k)]
+    workers = [context.Process(target=_concurrent_worker, args=(args, barrier, queue, threads, runs)) for _ in range(k)]
     for w in workers:
         w.start()
     rates = [queue.get() for _ in workers]
@@ -185,6 +199,9 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1),
                         help="DataLoader workers of the standard pipeline (default: one per core, at most 8)")
     parser.add_argument("--concurrent", type=int, default=4, help="processes in the concurrent measurement (0: skip)")
+    parser.add_argument("--together", type=int, default=0, help="runs trained together in one process (train_group, "
+                        "a CUDA stream each), measured alone and, with --concurrent, in each of that many processes "
+                        "(0: skip)")
     parser.add_argument("--settings", help="comma-separated candidates to measure (default: all that fit this hardware: "
                         + ", ".join(CANDIDATES) + ")")
     parser.add_argument("--out", default="results/benchmarks", help="folder for the JSON record")
@@ -218,12 +235,24 @@ def main(argv=None) -> int:
                                    CANDIDATES[choice]) if args.concurrent else None
         if together:
             print(f"{arch:<12} {f'{args.concurrent}x {choice}':<18} {together:>9.0f} {together / standard:>11.1f}x")
-        flops = max(fast["img_s"], together or 0) * 3 * 2 * macs  # forward + backward ~ 3x the forward MACs, 2 FLOPs each
+        group = grouped = None
+        if args.together:
+            group = fast_rate(arch, source, str(device.type), args.steps, args.warmup, CANDIDATES[choice],
+                              runs=args.together)[0]
+            print(f"{arch:<12} {f'{args.together} in 1 process':<18} {group:>9.0f} {group / standard:>11.1f}x")
+            if args.concurrent:
+                grouped = concurrent_rate(args.concurrent, arch, source, str(device.type), args.steps, args.warmup,
+                                          CANDIDATES[choice], runs=args.together)
+                label = f"{args.concurrent}x{args.together} in {args.concurrent}"
+                print(f"{arch:<12} {label:<18} {grouped:>9.0f} {grouped / standard:>11.1f}x")
+        flops = max(fast["img_s"], together or 0, group or 0, grouped or 0) * 3 * 2 * macs  # forward + backward ~ 3x the forward MACs, 2 FLOPs each
         record["archs"][arch] = {
             "macs": macs, "standard_img_s": standard, "settings": rates, "picked": choice,
             "fast_img_s": fast["img_s"], "fast_warmup_s": fast["warmup_s"], "speedup": fast["img_s"] / standard,
             "concurrent_img_s": together, "concurrent_runs": args.concurrent,
             "concurrent_speedup": together / standard if together else None,
+            "together_runs": args.together, "together_img_s": group,
+            "concurrent_together_img_s": grouped,
             "full_run_s": {"standard": FULL_RUN_IMAGES / standard, "fast": fast["full_run_s"],
                            "concurrent_per_run": FULL_RUN_IMAGES * args.concurrent / together if together else None},
             "achieved_tflops": flops / 1e12, "fraction_of_bf16_peak": flops / peak if peak else None}

@@ -72,7 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--archs", type=_list(str), required=True, help="comma-separated, e.g. resnet20,resnet32,plain20")
     p.add_argument("--seeds", type=_list(int), default=[0], help="comma-separated, e.g. 0,1,2,3,4")
     p.add_argument("--shortcuts", type=_list(_shortcut), help="comma-separated options for the residual nets (default: A)")
-    p.add_argument("--concurrent", type=_positive_int, default=4, help="runs trained at once (default 4)")
+    p.add_argument("--concurrent", type=_positive_int, default=4, help="processes training at once (default 4)")
+    p.add_argument("--together", type=_positive_int, default=1, help="runs each process trains together, stepped in "
+                   "turn, a CUDA stream each: the many-runs path for small nets on a GPU (default 1)")
     _add_config_options(p, skip=("arch", "shortcut", "seed"))
     _add_execution_options(p)
     slurm = p.add_argument_group("on a Slurm cluster (--executor slurm; results and data on a file system every node sees)")
@@ -215,7 +217,7 @@ def _sweep(args) -> int:
         load_dataset(data, download=True)
     if args.executor == "slurm":
         return _sweep_on_slurm(args, configs, _out(args, data))
-    done = sweep(configs, args.concurrent, _out(args, data), args.device, args.time_limit)
+    done = sweep(configs, args.concurrent, _out(args, data), args.device, args.time_limit, args.together)
     for config, (run, finished) in zip(configs, done):
         where = run.path if run else f"{config.arch} seed {config.seed} (not started)"
         print(f"{'finished' if finished else 'unfinished (rerun to continue)'}: {where}")

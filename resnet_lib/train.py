@@ -19,7 +19,7 @@ import signal
 import sys
 import threading
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -146,13 +146,26 @@ def train(config: TrainConfig, out_dir: str | Path = RESULTS_DIR, device: str = 
 
 def _prepare_and_train(config: TrainConfig, out_dir: str | Path, device: str, resume: bool, stop_at: int | None,
                        deadline: float | None, progress: bool, signals: dict, runs_at_once: int) -> Run:
-    """`train` with the signals caught: set up the processes, device, data and run folder, then `_train`."""
+    """`train` with the signals caught: set up the processes, device, data and run folder, then run the loop."""
     rank, world, local_rank = _distributed()
     device = pick_device(device, local_rank)
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     if device.type == "cuda":
         torch.cuda.set_device(device)
+    run, config, data = _prepare(config, out_dir, device, rank, world)
+    if run.finished:
+        return run
+    with run.lock() if rank == 0 else nullcontext():
+        for _ in _steps(run, config, data, device, rank, world, resume, stop_at, deadline, progress, signals,
+                        runs_at_once):
+            pass
+    return run
+
+
+def _prepare(config: TrainConfig, out_dir: str | Path, device: torch.device, rank: int = 0, world: int = 1
+             ) -> tuple[Run, TrainConfig, object]:
+    """(run folder, config resolved for `device` with its data's identity, data pipeline) of `config`."""
     config = fastpath.resolve(config, device)
     data = make_pipeline(config, device, rank, world)
     identity = data.identity()
@@ -160,19 +173,70 @@ def _prepare_and_train(config: TrainConfig, out_dir: str | Path, device: str, re
         raise ConfigError(f"the data at {config.data} ({identity['name']}, sha256 {identity['sha256'][:12]}…) is not "
                           f"the data this run was configured with (sha256 {config.data_sha256[:12]}…)")
     config = replace(config, data_sha256=identity["sha256"])
-    run = Run.for_config(config, out_dir, identity["name"])
-    if run.finished:
-        return run
-    with run.lock() if rank == 0 else nullcontext():
-        return _train(run, config, data, device, rank, world, resume, stop_at, deadline, progress, signals,
-                      runs_at_once)
+    return Run.for_config(config, out_dir, identity["name"]), config, data
 
 
-def _train(run: Run, config: TrainConfig, data, device: torch.device, rank: int, world: int, resume: bool,
-           stop_at: int | None, deadline: float | None, progress: bool, signals: dict, runs_at_once: int) -> Run:
-    """The loop of `train`, with the run folder held and the data loaded; `deadline` in time.perf_counter() seconds."""
+def train_group(configs: list[TrainConfig], out_dir: str | Path = RESULTS_DIR, device: str = "auto",
+                resume: bool = False, stop_at: int | None = None, time_limit: float | None = None,
+                progress: bool = True, stop_signals: tuple = (signal.SIGINT, signal.SIGTERM),
+                runs_at_once: int | None = None) -> list[Run]:
+    """Train `configs` together in one process, one iteration of each in turn, and return their runs in order.
+
+    Each run stays its own run, as `train` would make it: its seed, batch order and augmentation, its
+    folder, lock, checkpoints and record, resumable alone or in another group. On CPU a run trained in a
+    group equals the same run trained alone, bit for bit (tested). On CUDA each run's kernels go to a
+    stream of its own, so that the GPU overlaps the many small kernels of small nets that one run alone
+    leaves it waiting on. A signal or the time limit checkpoints every unfinished run; a signal then
+    raises TrainingInterrupted (for the first of them), after all have saved. One process only (no torchrun).
+    `runs_at_once`: the runs sharing the device meanwhile, recorded with each piece (default: these).
+    """
+    if _distributed()[1] > 1:
+        raise ConfigError("train_group runs in one process; under torchrun train each run with train()")
+    deadline = None if time_limit is None else time.perf_counter() + time_limit
+    with stop_on_signals(stop_signals) as signals, ExitStack() as held:
+        device = pick_device(device)
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        runs, steppers = [], []
+        for config in configs:
+            run, config, data = _prepare(config, out_dir, device)
+            runs.append(run)
+            if not run.finished and run.path not in {r.path for r in runs[:-1]}:
+                held.enter_context(run.lock())
+                stream = torch.cuda.Stream(device) if device.type == "cuda" else None
+                steppers.append((_steps(run, config, data, device, 0, 1, resume, stop_at, deadline, False, signals,
+                                        runs_at_once or len(configs)), stream))
+        bar = tqdm(total=len(steppers), desc=f"{len(steppers)} runs together", unit="run", file=progress_stream(),
+                   disable=not progress or not steppers)
+        interrupted = []
+        with bar:
+            while steppers:
+                for stepper in list(steppers):
+                    steps, stream = stepper
+                    try:
+                        with torch.cuda.stream(stream) if stream is not None else nullcontext():
+                            next(steps)
+                    except StopIteration:
+                        steppers.remove(stepper)
+                        bar.update(1)
+                    except TrainingInterrupted as stop:
+                        steppers.remove(stepper)
+                        interrupted.append(stop)
+        if interrupted:
+            first = interrupted[0]
+            raise TrainingInterrupted(f"{first.signal}: {len(interrupted)} runs checkpointed, e.g. {first}", first.signal,
+                                      first.iteration, first.run_path)
+    return runs
+
+
+def _steps(run: Run, config: TrainConfig, data, device: torch.device, rank: int, world: int, resume: bool,
+           stop_at: int | None, deadline: float | None, progress: bool, signals: dict, runs_at_once: int):
+    """The training loop of one run, with its folder held and its data loaded, as a generator that yields
+    after each iteration: `train` drives one to its end, `train_group` several in turn. It returns when
+    the run is finished or stopped (stop_at, `deadline` in time.perf_counter() seconds), and raises
+    TrainingInterrupted after checkpointing on a signal."""
     if run.finished:  # finished by the process that held the lock before us
-        return run
+        return
     warning = fastpath.slow_precision_warning(config, device)
     if warning and rank == 0:
         announce(warning)
@@ -200,7 +264,7 @@ def _train(run: Run, config: TrainConfig, data, device: torch.device, rank: int,
                     raise TrainingInterrupted(f"{signals['signal']} at iteration {state.iteration}: checkpoint saved in "
                                               f"{run.path}; continue with --resume (the same command resumes a notebook)",
                                               signals["signal"], state.iteration, run.path)
-                return run
+                return
 
             lr = config.lr_at(state.iteration, state.warming_up)
             for group in optimizer.param_groups:
@@ -223,10 +287,10 @@ def _train(run: Run, config: TrainConfig, data, device: torch.device, rank: int,
                     piece["end_iteration"] = state.iteration
                     _save_checkpoint(run, config, state, raw_model, optimizer, rank)
                 clock = time.perf_counter()
+            yield
     piece["end_iteration"] = state.iteration
     if rank == 0:
         _finish(run, config, state, raw_model, data)
-    return run
 
 
 def _load_or_start(run: Run, config: TrainConfig, raw_model, optimizer, device, rank: int, resume: bool) -> TrainState:

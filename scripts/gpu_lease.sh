@@ -1,71 +1,77 @@
 #!/usr/bin/env bash
-# One GPU lease as one prepared command, for the device tool's `run` (see /work/.library/device):
+# One GPU lease call as one prepared command, for the device tool's `run` (its README: 64 MiB carried a call,
+# 10 minutes a command, 15 minutes a lease). Real CIFAR-10 is larger than one call carries, so it travels in parts:
 #
-#   here, once:  cp ../shared/data/cifar10-jpeg.tar.gz data/            (git-ignored; carried)
-#                python -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
-#                    --platform manylinux_2_28_x86_64 -d .whl pillow==<the version here>   (git-ignored; carried)
-#   run:         command "bash scripts/gpu_lease.sh <commit> <budget_s>", carry ["data/cifar10-jpeg.tar.gz", ".whl"]
+#   here, once:  split -b 60M -d ../shared/data/cifar10-lossless.npz data/cifar10-lossless.npz.part-   (git-ignored)
+#   call 1:      command "bash scripts/gpu_lease.sh <commit> 0",   carry ["data/cifar10-lossless.npz.part-00"]
+#   call 2:      the same,                                       carry ["data/cifar10-lossless.npz.part-01"]
+#   call 3:      command "BENCH=1 bash scripts/gpu_lease.sh <commit> 420", carry ["data/cifar10-lossless.npz.part-02"]
 #   back here:   python scripts/gpu_unpack.py <files_at>
 #
-# Within BUDGET seconds (default 540) it trains the paper's full schedule, seed 0, of the runs in RUNS
-# concurrently on the GPU (bf16 + channels-last + compile, the fast path), checkpoints what is unfinished
-# before the budget ends, and packs into $OUT: records.tgz (finished runs: config, metrics, summary,
-# weights) and one unfinished-<n>.tgz per unfinished run (its record so far and its checkpoint), which
-# resumes here on CPU or in a later lease (same run key, one more piece). Run it again on the same warm
-# machine and it continues the unfinished runs (the data cache and the run folders stay in /root).
-# The image's Pillow may decode JPEG differently from the one here, so the carried wheel (the same
-# version as here) is installed first: the JPEG copy's decoded pixels must hash to its known SHA-256.
+# Each call keeps the parts it was carried outside the checkout (/root/lease-data: it lives as long as the
+# warm machine). Once all are there they are joined and checked against the archive's SHA-256 (the data
+# layer checks the content hash too), and within BUDGET seconds the call trains RUNS on real CIFAR-10, the
+# paper's full schedule on all 50k training images (the campaign's plan, seed 0), CONCURRENT processes
+# with TOGETHER runs each (the many-runs path: train_group, a CUDA stream per run), checkpoints every
+# unfinished run before the budget ends, and packs into $OUT: records.tgz (finished runs: config,
+# metrics, summary, weights) and one unfinished-<n>.tgz per unfinished run (its record so far and its
+# checkpoint), which resumes here on CPU (the campaign) or in a later lease: the same run, one more piece.
+# BENCH=1 first measures the choices (benchmarks/throughput.py: one run, K processes, runs together)
+# for ResNet-20, -56 and -110 and writes the record to $OUT, to set CONCURRENT and TOGETHER by.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-export RESNET_LIB_COMMIT="$1" PYTHONUNBUFFERED=1 RESNET_LIB_JPEG_ARCHIVE=data/cifar10-jpeg.tar.gz
+export RESNET_LIB_COMMIT="$1" PYTHONUNBUFFERED=1
 BUDGET=${2:-540}
-RUNS=${RUNS:-resnet20,plain20,resnet56,plain56}
-SWEEP_ARGS=${SWEEP_ARGS:---schedule full}
+RUNS=${RUNS:-resnet20,plain20,resnet56,plain56,resnet110,resnet32,resnet44,plain32,plain44,plain110}
+SWEEP_ARGS=${SWEEP_ARGS:---schedule full --val-fraction 0}
+CONCURRENT=${CONCURRENT:-5}
+TOGETHER=${TOGETHER:-2}
 DEVICE=${DEVICE:-cuda}
-WORK=${WORK:-/root/gpu-lease}  # outside the checkout: survives between calls on a warm machine
+PYTHON=${PYTHON:-python3}
+CARRIED=${CARRIED:-data}          # where this call's carried part lies in the checkout
+WORK=${WORK:-/root/gpu-lease}     # outside the checkout: survives between calls on a warm machine
+PARTS=${PARTS:-/root/lease-data}
+ARCHIVE_SHA256=e9451d4bff5097b86cbdad82b688ff962f3336655236dfca577f1ef766775f38
+ARCHIVE_PARTS=3                   # 169.5 MB in parts of 60 MB
 start=$(date +%s)
 left() { echo $(( BUDGET - ($(date +%s) - start) )); }
 exec > >(tee -a "$OUT/lease.log") 2>&1
 
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
-if ls .whl/*.whl >/dev/null 2>&1; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-        && export PYTHONPATH=/tmp/site
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo "no GPU: $DEVICE"
+"$PYTHON" -c "import torch, sys; print('python', sys.version.split()[0], 'torch', torch.__version__)"
+
+echo "== data"
+mkdir -p "$PARTS"
+cp -v "$CARRIED"/cifar10-lossless.npz.part-* "$PARTS"/ 2>/dev/null
+if [ ! -f "$PARTS/cifar10-lossless.npz" ]; then
+    count=$(ls "$PARTS"/cifar10-lossless.npz.part-* 2>/dev/null | wc -l)
+    if [ "$count" -lt "$ARCHIVE_PARTS" ]; then
+        echo "have $count of $ARCHIVE_PARTS parts of the real CIFAR-10 archive; carry the next in the next call"
+        exit 0
+    fi
+    cat "$PARTS"/cifar10-lossless.npz.part-* > "$PARTS/cifar10-lossless.npz.tmp"
+    echo "$ARCHIVE_SHA256  $PARTS/cifar10-lossless.npz.tmp" | sha256sum -c - || { rm -f "$PARTS/cifar10-lossless.npz.tmp"; exit 1; }
+    mv "$PARTS/cifar10-lossless.npz.tmp" "$PARTS/cifar10-lossless.npz"
 fi
-python3 -c "import torch, PIL, sys; print('python', sys.version.split()[0], 'torch', torch.__version__, 'pillow', PIL.__version__)"
+export RESNET_LIB_LOSSLESS_ARCHIVE="$PARTS/cifar10-lossless.npz"
+"$PYTHON" -c "from resnet_lib.data import load_dataset; d = load_dataset('cifar10'); print('CIFAR-10:', len(d.train_labels), '+', len(d.test_labels), 'images, content sha256', d.sha256[:12])" || exit 1
 
-echo "== data ($(left) s left)"
-python3 -c "from resnet_lib.data import load_dataset; d = load_dataset('cifar10-jpeg'); print('decoded', len(d.train_labels), '+', len(d.test_labels), 'images, sha256', d.sha256[:12])" || exit 1
+if [ "${BENCH:-0}" = 1 ]; then
+    echo "== benchmark ($(left) s left)"
+    timeout "$(( $(left) / 2 ))" "$PYTHON" benchmarks/throughput.py --device cuda --data cifar10 --archs resnet20,resnet56,resnet110 \
+        --steps 60 --warmup 25 --concurrent 4 --together 3 --settings bf16+CL+compile --out "$OUT"
+fi
 
-echo "== train $RUNS ($SWEEP_ARGS), $(left) s left"
-compile=--compile
-while [ "$(left)" -gt 60 ]; do
-    python3 -m resnet_lib sweep --archs "$RUNS" --data cifar10-jpeg $compile $SWEEP_ARGS --concurrent 4 --device "$DEVICE" \
-        --out "$WORK/results" --time-limit "$(( $(left) - 30 ))" && break
+echo "== train $RUNS ($SWEEP_ARGS; $CONCURRENT processes x $TOGETHER runs), $(left) s left"
+compile=${COMPILE:---compile}
+while [ "$(left)" -gt 90 ]; do
+    "$PYTHON" -m resnet_lib sweep --archs "$RUNS" --data cifar10 $compile $SWEEP_ARGS --concurrent "$CONCURRENT" \
+        --together "$TOGETHER" --device "$DEVICE" --out "$WORK/results" --time-limit "$(( $(left) - 45 ))" && break
     [ "$compile" = --no-compile ] && break
     echo "== the sweep failed with compile; again without it ($(left) s left)"
     compile=--no-compile
 done
 
 echo "== pack ($(left) s left)"
-python3 - "$WORK/results" "$OUT" <<'EOF'
-import sys, tarfile
-from pathlib import Path
-import pandas as pd
-root, out = Path(sys.argv[1]), Path(sys.argv[2])
-runs = sorted(p for p in root.iterdir() if (p / "config.json").is_file())
-finished = [p for p in runs if (p / "summary.json").is_file()]
-with tarfile.open(out / "records.tgz", "w:gz") as tar:
-    for run in finished:
-        tar.add(run, arcname=f"results/{run.name}", filter=lambda m: None if m.name.endswith((".tmp", "/lock")) else m)
-for i, run in enumerate(p for p in runs if p not in finished):
-    with tarfile.open(out / f"unfinished-{i}.tgz", "w:gz") as tar:
-        tar.add(run, arcname=run.name, filter=lambda m: None if m.name.endswith((".tmp", "/lock")) else m)
-for run in runs:
-    metrics = pd.read_csv(run / "metrics.csv") if (run / "metrics.csv").is_file() else pd.DataFrame()
-    last = metrics.iloc[-1] if len(metrics) else None
-    where = "no evaluation yet" if last is None else \
-        f"iteration {int(last.iteration)}: test error {last.test_error:.2f}%, training error {last.train_error:.2f}%"
-    print(f"{'finished  ' if run in finished else 'unfinished'} {run.name}: {where}")
-EOF
+"$PYTHON" scripts/gpu_pack.py "$WORK/results" "$OUT"
 ls -la "$OUT"

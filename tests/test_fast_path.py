@@ -38,6 +38,16 @@ def test_sweep_trains_each_config_into_its_own_resumable_run(tmp_path):
     assert [run.summary_file.stat().st_mtime for run, _ in again] == [run.summary_file.stat().st_mtime for run, _ in done]
 
 
+def test_a_sweep_of_runs_trained_together_records_each_as_its_own_run(tmp_path):
+    configs = [replace(TINY, seed=0), replace(TINY, arch="plain8", shortcut=None, seed=0), replace(TINY, seed=1)]
+    (alone, _), = sweep(configs[2:], concurrent=2, out_dir=tmp_path / "alone", device="cpu")  # the same threads per run
+    done = sweep(configs, concurrent=2, together=2, out_dir=tmp_path / "together", device="cpu")  # [2 runs], [1 run]
+    assert [(run.config().arch, run.config().seed, finished) for run, finished in done] == \
+        [(c.arch, c.seed, True) for c in configs]
+    assert [run.summary()["environment"]["runs_at_once"] for run, _ in done] == [3, 3, 3]
+    assert done[2][0].metrics().drop(columns="elapsed_s").equals(alone.metrics().drop(columns="elapsed_s"))
+
+
 def test_sweep_past_its_deadline_leaves_runs_for_the_next_call(tmp_path):
     done = sweep([replace(TINY, seed=5)], concurrent=1, out_dir=tmp_path, device="cpu", time_limit=0)
     assert done == [(None, False)] and not any(tmp_path.iterdir())
@@ -45,7 +55,8 @@ def test_sweep_past_its_deadline_leaves_runs_for_the_next_call(tmp_path):
 
 def test_benchmark_script_runs_with_tiny_settings(tmp_path):
     cmd = [sys.executable, "benchmarks/throughput.py", "--device", "cpu", "--archs", "resnet8", "--steps", "2",
-           "--warmup", "1", "--workers", "0", "--concurrent", "0", "--data", "synthetic", "--out", str(tmp_path)]
+           "--warmup", "1", "--workers", "0", "--concurrent", "0", "--together", "2", "--data", "synthetic",
+           "--out", str(tmp_path)]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     (record,) = tmp_path.glob("throughput-*.json")
@@ -53,6 +64,7 @@ def test_benchmark_script_runs_with_tiny_settings(tmp_path):
     row = data["archs"]["resnet8"]
     assert row["standard_img_s"] > 0 and row["fast_img_s"] > 0
     assert row["speedup"] == row["fast_img_s"] / row["standard_img_s"]
+    assert row["together_runs"] == 2 and row["together_img_s"] > 0
     assert data["hardware"]["torch"] and data["data"]["name"] == "synthetic"
     assert "resnet8" in done.stdout and "recorded in" in done.stdout
     table = benchmark_table(tmp_path)  # what the book's performance chapter shows

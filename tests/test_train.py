@@ -18,7 +18,7 @@ from resnet_lib.config import TrainConfig
 from resnet_lib.config import ConfigError
 from resnet_lib.evaluation import FoldedModel
 from resnet_lib.results import find_run, load_runs
-from resnet_lib.train import TrainingDiverged, train
+from resnet_lib.train import TrainingDiverged, train, train_group
 
 TINY = TrainConfig(arch="resnet8", data="synthetic", iterations=12, eval_every=6, batch_size=32, val_fraction=0.05)
 
@@ -60,6 +60,30 @@ def test_resumed_run_equals_uninterrupted_run_exactly(tmp_path):
     assert pa.drop(columns="elapsed_s").equals(pb.drop(columns="elapsed_s"))
     text = [[line.rsplit(",", 1)[0] for line in r.metrics_file.read_text().splitlines()] for r in (straight, resumed)]
     assert text[0] == text[1]  # the file itself too: a missing validation error is an empty field in both
+
+
+def _same_run(a, b) -> None:
+    """Two runs with equal weights, and metrics equal but for the seconds."""
+    wa, wb = (torch.load(r.weights_file, weights_only=True) for r in (a, b))
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert a.metrics().drop(columns="elapsed_s").equals(b.metrics().drop(columns="elapsed_s"))
+    assert a.path.name == b.path.name  # the same run key
+
+
+def test_runs_trained_together_in_one_process_equal_each_trained_alone_and_resume_alone(tmp_path):
+    """The many-runs path (train_group): two seeds and another net, stepped in turn. On CPU each equals its
+    run trained alone bit for bit; stopped mid-way together, each resumes to the same end, here alone."""
+    configs = [TINY, replace(TINY, seed=1), replace(TINY, arch="plain8", shortcut=None)]
+    alone = [train(c, out_dir=tmp_path / "alone", device="cpu", progress=False) for c in configs]
+    together = train_group(configs, out_dir=tmp_path / "together", device="cpu", progress=False)
+    for a, b in zip(alone, together):
+        _same_run(a, b)
+        assert b.summary()["pieces"][0]["runs_at_once"] == 3
+    stopped = train_group(configs, out_dir=tmp_path / "stopped", device="cpu", stop_at=8, progress=False)
+    assert [load_checkpoint(r.checkpoint_file)["state"]["iteration"] for r in stopped] == [8, 8, 8]
+    resumed = [train(c, out_dir=tmp_path / "stopped", device="cpu", resume=True, progress=False) for c in configs]
+    for a, b in zip(alone, resumed):
+        _same_run(a, b)
 
 
 def test_unfinished_run_needs_resume_and_finished_run_is_reused(tmp_path):
