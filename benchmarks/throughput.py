@@ -105,12 +105,14 @@ CANDIDATES = {  # name -> trainer settings, slowest first
     "fp32+CL+compile": {"precision": "fp32", "channels_last": True, "compile": True},
     "bf16+CL": {"precision": "bf16", "channels_last": True, "compile": False},
     "bf16+CL+compile": {"precision": "bf16", "channels_last": True, "compile": True},
+    "bf16+CL+graphs": {"precision": "bf16", "channels_last": True, "compile": True, "cuda_graphs": True},  # CUDA only
 }
 
 
 def candidates(device: torch.device) -> dict:
-    """The settings worth measuring here: bf16 only where the hardware computes it natively."""
-    return {k: v for k, v in CANDIDATES.items() if v["precision"] == "fp32" or fastpath.native_bf16(device)}
+    """The settings worth measuring here: bf16 only where the hardware computes it natively, CUDA graphs on CUDA."""
+    return {k: v for k, v in CANDIDATES.items() if (v["precision"] == "fp32" or fastpath.native_bf16(device))
+            and (not v.get("cuda_graphs") or device.type == "cuda")}
 
 
 def picked(arch: str, device: torch.device) -> str:

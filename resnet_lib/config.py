@@ -193,6 +193,10 @@ class TrainConfig:
                               "well; see fastpath.py)", choices=PRECISIONS)
     channels_last: bool | None = _setting(None, "channels-last memory layout (default: auto)", key=False)
     compile: bool | None = _setting(None, "torch.compile the model (default: auto)", key=False)
+    cuda_graphs: bool | None = _setting(None, "CUDA only: replay each step's forward and backward as CUDA graphs "
+                                        "(torch.compile's reduce-overhead mode; implies --compile), one launch where "
+                                        "there were hundreds (default: off until a benchmark on the GPU shows it faster)",
+                                        key=False)
 
     def __post_init__(self):
         spec = parse_arch(self.arch)

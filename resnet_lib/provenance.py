@@ -25,6 +25,7 @@ def environment(config: TrainConfig, device: torch.device, world: int = 1, runs_
         "runs_at_once": runs_at_once,
         "channels_last": config.channels_last,
         "compile": config.compile,
+        "cuda_graphs": bool(config.cuda_graphs),
         "data_path": config.data,
         "torch": str(torch.__version__),
         "cuda": torch.version.cuda,

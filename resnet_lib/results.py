@@ -96,11 +96,31 @@ class Run:
                 csv.writer(f).writerow(METRIC_COLUMNS)
 
     def append_metrics(self, row: dict) -> None:
+        """One metrics.csv row (METRIC_COLUMNS), and the same scalars as TensorBoard events in tensorboard/."""
         try:
             with open(self.metrics_file, "a", newline="") as f:
                 csv.writer(f).writerow(["" if row[c] != row[c] else row[c] for c in METRIC_COLUMNS])  # NaN: empty, as pandas writes it
         except OSError as error:
             raise write_error(self.metrics_file, error) from None
+        self._write_events(row)
+
+    def _write_events(self, row: dict) -> None:
+        """`tensorboard --logdir results/` shows every run's curves while it trains: errors, losses and lr at
+        each evaluation (tensorboard's own writer, where the package is installed; metrics.csv is the record)."""
+        if not hasattr(self, "_board"):
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:  # tensorboard not installed: metrics.csv alone
+                self._board = None
+            else:  # purge_step: events after the checkpoint a resumed run starts from are dropped, as its csv rows
+                self._board = SummaryWriter(str(self.path / "tensorboard"), purge_step=int(row["iteration"]))
+        if self._board is None:
+            return
+        for column, tag in (("train_error", "error/train"), ("test_error", "error/test"), ("val_error", "error/val"),
+                            ("train_loss", "loss/train"), ("test_loss", "loss/test"), ("val_loss", "loss/val"), ("lr", "lr")):
+            if row[column] == row[column]:  # not NaN (validation is evaluated every val_every)
+                self._board.add_scalar(tag, row[column], int(row["iteration"]))
+        self._board.flush()
 
     def truncate_metrics(self, iteration: int) -> None:
         """Drop rows after `iteration` (written after the checkpoint a resumed run starts from)."""
@@ -110,6 +130,8 @@ class Run:
 
     def finish(self, summary: dict) -> None:
         write_json(self.summary_file, summary)
+        if getattr(self, "_board", None) is not None:
+            self._board.close()
 
     @contextmanager
     def lock(self):

@@ -46,7 +46,9 @@ def make_model(config: TrainConfig, num_classes: int, device: torch.device):
     model = raw_model
     if dist.is_available() and dist.is_initialized():
         model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    if config.compile:
+    if config.cuda_graphs and device.type == "cuda":
+        model = torch.compile(model, mode="reduce-overhead")  # CUDA graphs: the step's kernels replayed at once
+    elif config.compile:
         model = torch.compile(model)
     return raw_model, model
 

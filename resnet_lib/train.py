@@ -274,6 +274,8 @@ def _steps(run: Run, config: TrainConfig, data, device: torch.device, rank: int,
             state.iteration += 1
             _accumulate(state, config, loss, logits, y)
             bar.update(1)
+            if state.iteration == piece["start_iteration"] + 1:
+                _restart_clock(bar, state.iteration)  # the first step compiled: its minutes would spoil the ETA
 
             if state.iteration % config.eval_interval == 0 or state.iteration == config.iterations:
                 piece["train_s"] += time.perf_counter() - clock
@@ -291,6 +293,15 @@ def _steps(run: Run, config: TrainConfig, data, device: torch.device, rank: int,
     piece["end_iteration"] = state.iteration
     if rank == 0:
         _finish(run, config, state, raw_model, data)
+
+
+def _restart_clock(bar: tqdm, at: int) -> None:
+    """Measure the bar's rate and ETA from now on, `at` iterations done (tqdm's reset, keeping the count)."""
+    if bar.disable:
+        return
+    bar.reset()
+    bar.n = bar.last_print_n = bar.initial = at
+    bar.refresh()
 
 
 def _load_or_start(run: Run, config: TrainConfig, raw_model, optimizer, device, rank: int, resume: bool) -> TrainState:

@@ -23,7 +23,7 @@ cd "$(dirname "$0")/.."
 export RESNET_LIB_COMMIT="$1" PYTHONUNBUFFERED=1
 BUDGET=${2:-540}
 RUNS=${RUNS:-resnet20,plain20,resnet56,plain56,resnet110,resnet32,resnet44,plain32,plain44,plain110}
-SWEEP_ARGS=${SWEEP_ARGS:---schedule full --val-fraction 0}
+SWEEP_ARGS=${SWEEP_ARGS:---schedule full --val-fraction 0}   # add --cuda-graphs where the benchmark shows them faster
 CONCURRENT=${CONCURRENT:-5}
 TOGETHER=${TOGETHER:-2}
 DEVICE=${DEVICE:-cuda}
@@ -59,7 +59,7 @@ export RESNET_LIB_LOSSLESS_ARCHIVE="$PARTS/cifar10-lossless.npz"
 if [ "${BENCH:-0}" = 1 ]; then
     echo "== benchmark ($(left) s left)"
     timeout "$(( $(left) / 2 ))" "$PYTHON" benchmarks/throughput.py --device cuda --data cifar10 --archs resnet20,resnet56,resnet110 \
-        --steps 60 --warmup 25 --concurrent 4 --together 3 --settings bf16+CL+compile --out "$OUT"
+        --steps 60 --warmup 25 --concurrent 4 --together 3 --settings bf16+CL+compile,bf16+CL+graphs --out "$OUT"
 fi
 
 echo "== train $RUNS ($SWEEP_ARGS; $CONCURRENT processes x $TOGETHER runs), $(left) s left"

@@ -86,6 +86,20 @@ def test_runs_trained_together_in_one_process_equal_each_trained_alone_and_resum
         _same_run(a, b)
 
 
+def test_a_run_writes_tensorboard_events_that_read_back_as_its_metrics(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    half = train(TINY, out_dir=tmp_path, device="cpu", stop_at=6, progress=False)
+    run = train(TINY, out_dir=tmp_path, device="cpu", resume=True, progress=False)  # a second piece appends
+    events = EventAccumulator(str(run.path / "tensorboard"))
+    events.Reload()
+    metrics = run.metrics()
+    test = events.Scalars("error/test")
+    assert [e.step for e in test] == metrics["iteration"].tolist() == [6, 12] and half.path == run.path
+    assert [round(e.value, 4) for e in test] == [round(v, 4) for v in metrics["test_error"]]
+    assert [e.step for e in events.Scalars("error/val")] == metrics.dropna(subset=["val_error"])["iteration"].tolist()
+
+
 def test_unfinished_run_needs_resume_and_finished_run_is_reused(tmp_path):
     train(TINY, out_dir=tmp_path, device="cpu", stop_at=6, progress=False)
     with pytest.raises(ConfigError, match="--resume"):
