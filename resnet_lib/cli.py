@@ -11,19 +11,10 @@ import sys
 
 from .analysis import describe
 from .checkpoint import CheckpointError, RecordWriteError
-from .config import SCHEDULES, ConfigError, TrainConfig, cli_fields, parse_arch, schedule_settings
+from .config import PAPER_ARCHS, SCHEDULES, ConfigError, TrainConfig, cli_fields, parse_arch, parse_shortcut, schedule_settings
 from .data import load_dataset
 from .results import RESULTS_DIR, SMOKE_DIR, RunBusy
 from .runtime import DEVICES
-
-PAPER_ARCHS = (
-    [f"resnet{d}" for d in (20, 32, 44, 56, 110, 1202)]
-    + [f"plain{d}" for d in (20, 32, 44, 56, 110)]
-    + ["preact-resnet110"]
-    + [f"imagenet-plain{d}" for d in (18, 34)]
-    + [f"imagenet-resnet{d}" for d in (18, 34, 50, 101, 152)]
-)
-
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, status 2, no usage dump
@@ -31,9 +22,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _shortcut(value: str) -> str:
-    if value.upper() not in ("A", "B", "C"):
-        raise argparse.ArgumentTypeError(f"unknown shortcut option {value!r}; valid options: A, B, C")
-    return value.upper()
+    try:
+        return parse_shortcut(value)
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _positive_int(value: str) -> int:

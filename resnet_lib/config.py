@@ -38,6 +38,12 @@ ARCH_FORMS = (
 )
 
 
+# Every architecture the paper trains or tabulates, CIFAR first (hub entry points, `describe` with no name)
+PAPER_ARCHS = ([f"resnet{d}" for d in (20, 32, 44, 56, 110, 1202)] + [f"plain{d}" for d in (20, 32, 44, 56, 110)]
+               + ["preact-resnet110"] + [f"imagenet-resnet{d}" for d in (18, 34, 50, 101, 152)]
+               + [f"imagenet-plain{d}" for d in (18, 34)])
+
+
 class ConfigError(ValueError):
     """A bad user-supplied setting. The message names the problem and the valid forms."""
 
@@ -111,13 +117,19 @@ def paper_name(kind: str, depth: int) -> str:
     return f"{KIND_NAMES[kind]}-{depth}"
 
 
+def parse_shortcut(shortcut) -> str:
+    """A shortcut option as its upper-case letter ("a" -> "A"), or ConfigError naming the valid ones."""
+    option = str(shortcut).strip().upper()
+    if option not in SHORTCUT_OPTIONS:
+        raise ConfigError(f"unknown shortcut option {shortcut!r}; valid options: {', '.join(SHORTCUT_OPTIONS)}")
+    return option
+
+
 def resolve_shortcut(spec: ArchSpec, shortcut: str | None) -> str | None:
     """The shortcut option for `spec`: `shortcut` validated, or the family default if None."""
     if shortcut is None:
         return spec.default_shortcut
-    option = str(shortcut).strip().upper()
-    if option not in SHORTCUT_OPTIONS:
-        raise ConfigError(f"unknown shortcut option {shortcut!r}; valid options: A, B, C")
+    option = parse_shortcut(shortcut)
     if not spec.residual:
         raise ConfigError(f"{spec.name} is a plain net and has no shortcuts; leave the shortcut option unset")
     return option

@@ -21,14 +21,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .config import ConfigError, parse_arch
+from .config import PAPER_ARCHS, ConfigError, parse_arch
 from .models import build_model
 
 PUBLISHED_DIR = Path(os.environ.get("RESNET_LIB_PUBLISHED", Path(__file__).resolve().parents[1] / "published"))
 MAX_FILE_BYTES = 5 * 2**20
-PAPER_ARCHS = ([f"resnet{d}" for d in (20, 32, 44, 56, 110, 1202)] + [f"plain{d}" for d in (20, 32, 44, 56, 110)]
-               + ["preact-resnet110"] + [f"imagenet-resnet{d}" for d in (18, 34, 50, 101, 152)]
-               + [f"imagenet-plain{d}" for d in (18, 34)])
 
 
 @dataclass(frozen=True)

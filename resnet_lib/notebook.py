@@ -26,7 +26,7 @@ import pandas as pd
 from . import paper, plots
 from .analysis import describe
 from .config import (KIND_NAMES, SCHEDULES, SHORTCUT_OPTIONS, ConfigError, TrainConfig, paper_name, parse_arch,
-                     resolve_shortcut, schedule_settings)
+                     parse_shortcut, resolve_shortcut, schedule_settings)
 from .console import announce, kernel_shutting_down, leave_kernel
 from .data import CIFAR10_SHA256, JPEG_SHA256, default_source, identify, locate
 from . import report
@@ -149,11 +149,8 @@ def whole_numbers(name: str, value) -> list[int]:
 
 @_loud
 def shortcut_options(options) -> list[str]:
-    """Shortcut options as upper-case letters, or ConfigError naming the bad ones."""
-    bad = [o for o in options if str(o).upper() not in SHORTCUT_OPTIONS]
-    if bad:
-        raise ConfigError(f"unknown shortcut option(s) {bad}; valid options: {', '.join(SHORTCUT_OPTIONS)}")
-    return [str(o).upper() for o in options]
+    """Shortcut options as upper-case letters, or ConfigError naming the bad one."""
+    return [parse_shortcut(o) for o in options]
 
 
 def runs(req: Request, archs: list[str], seeds: list[int], shortcuts: list[str | None] = (None,)
