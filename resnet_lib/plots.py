@@ -6,6 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from .report import short_title
 from .results import Run
 
 
@@ -57,3 +58,44 @@ def layer_responses(ax_order, ax_sorted, responses: dict[str, list[float]]) -> N
         ax.set_ylabel("std")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
+
+
+def figure6(shown: list[Run]):
+    """Figure 6: plain nets (left) and ResNets (right), training error dashed, test error bold."""
+    plain = [r for r in shown if r.config().arch.startswith("plain")]
+    resnets = [r for r in shown if not r.config().arch.startswith("plain")]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    error_curves(axes[0], plain, ylim=_ylim(shown))
+    error_curves(axes[1], resnets, ylim=_ylim(shown))
+    axes[0].set_title("plain nets", fontsize=10)
+    axes[1].set_title("ResNets", fontsize=10)
+    fig.suptitle(f"Figure 6 {short_title(shown)}", fontsize=9)  # one line over both panels: theirs never overlap
+    return fig
+
+
+def error_figure(shown: list[Run]):
+    """Training (dashed) and test (bold) error of `shown` in one panel, titled with the nets it draws."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    error_curves(ax, shown, ylim=_ylim(shown))
+    title = " and ".join(dict.fromkeys(r.config().net_name for r in shown))
+    ax.set_title(f"{title} {short_title(shown)}", fontsize=9)
+    return fig
+
+
+def figure7(shown: list[Run]):
+    """Figure 7: std of layer responses in layer order (top) and sorted (bottom), one run per
+    architecture (the first recorded); returns (the figure, the runs drawn)."""
+    by_arch = {}
+    for run in shown:
+        by_arch.setdefault(run.config().arch, run)
+    drawn = list(by_arch.values())
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 7))
+    layer_responses(top, bottom, {r.config().net_name: r.summary()["layer_responses"] for r in drawn})
+    top.set_title(f"std of layer responses {short_title(drawn)}", fontsize=9)
+    fig.tight_layout()
+    return fig, drawn
+
+
+def _ylim(shown: list[Run]) -> tuple[float, float] | None:
+    """The paper's 0-20% error axis for full-schedule runs; short runs' errors are higher."""
+    return (0, 20) if shown and all(r.summary()["full_schedule"] for r in shown) else None

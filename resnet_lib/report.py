@@ -101,6 +101,19 @@ def split_name(val_fraction: float, train_size: int) -> str:
     return f"{(train_size - held) / 1000:g}k/{held / 1000:g}k train/validation split"
 
 
+def how(runs: list[Run]) -> str:
+    """' (1/8 schedule, seeds 0, 1, cifar10-jpeg, CPU, fp32)': schedule, seeds, data set, device and precision."""
+    configs, summaries = [r.config() for r in runs], [r.summary() for r in runs]
+    seeds = sorted({c.seed for c in configs})
+    schedule = "/".join(sorted({"full schedule" if s["full_schedule"] else f"{c.schedule} schedule"
+                                for c, s in zip(configs, summaries)}))
+    data = "/".join(sorted({s["data"]["name"] for s in summaries}))
+    devices = devices_of(summaries)
+    precisions = "/".join(sorted({c.precision for c in configs}))
+    return (f" ({schedule}, seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}, {data}, {devices}, "
+            f"{precisions})")
+
+
 def show_provenance(runs: list[Run]) -> None:
     """Display `provenance(runs)` as a paragraph."""
     from IPython.display import Markdown, display

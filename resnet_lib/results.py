@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from .checkpoint import write_error
-from .config import SCHEDULES, TrainConfig
+from .config import SCHEDULES, TrainConfig, parse_arch, resolve_shortcut
 from .data import identify
 
 RESULTS_DIR = Path("results")
@@ -223,3 +223,26 @@ def _flatten(d: dict, prefix: str = "") -> dict:
         elif not isinstance(v, list):
             out[f"{prefix}{k}"] = v
     return out
+
+
+def longest(runs: list[Run], archs: list[str], shortcuts: list[str | None] = (None,), below: int | None = None,
+             together: bool = False, val_fraction: float = 0.0) -> list[Run]:
+    """Of the finished `runs`, those of `archs` x `shortcuts` (None: the family's default option, A on CIFAR)
+    on one data set, one split and the schedule with the most iterations (fewer than `below`, if given);
+    `together`: the longest on which every one of them is recorded. On a tie the official CIFAR-10 comes
+    before a copy, then the split `val_fraction` before another. Runs of two data sets, splits or schedules
+    are never returned together. In the order of `archs`, then of the options."""
+    wanted = [(arch, resolve_shortcut(parse_arch(arch), s)) for arch in archs for s in shortcuts]
+    configs = {run: run.config() for run in runs if run.finished}
+    net = {run: (config.arch, config.shortcut) for run, config in configs.items()}
+    groups: dict[tuple[int, bool, str], list[Run]] = {}
+    for run, config in configs.items():
+        if net[run] in wanted and (below is None or config.iterations < below):
+            official = run.summary()["data"]["name"] == "cifar10"
+            split = (config.val_fraction == val_fraction, config.val_fraction)
+            groups.setdefault((config.iterations, official, split, config.data_sha256), []).append(run)
+    for key in sorted(groups, reverse=True):
+        group = groups[key]
+        if not together or len({net[r] for r in group}) == len(set(wanted)):
+            return sorted(group, key=lambda run: wanted.index(net[run]))
+    return []

@@ -217,7 +217,7 @@ def test_status_shows_one_data_set_and_names_it(tmp_path, monkeypatch):
     (other / "summary.json").write_text(json.dumps(summary))
 
     tables = []
-    monkeypatch.setattr(nb, "show_table", tables.append)
+    monkeypatch.setattr("resnet_lib.status.show_table", tables.append)
     nb.show_status(tmp_path)
     ours = tables[0].set_index("experiment")["ours"]
     assert ours["Table 6: ResNet-20 test error"] == "50.00% (12 it. schedule, seed 0, cifar10, CPU, fp32)"

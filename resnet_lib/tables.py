@@ -1,0 +1,304 @@
+"""The report's tables of recorded runs, each beside the paper's numbers where it gives them: Table 6,
+shortcut options, layer responses, architectures and parameters, benchmarks and run costs, the numerics
+check, the recorded, unfinished and published runs, and what JPEG compression costs."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import paper, report
+from .analysis import describe
+from .config import TrainConfig
+from .data import CIFAR10_SHA256, JPEG_SHA256
+from .report import (benchmark_table, error_stats, evaluation_benchmark_table, how, run_table, short_hardware,
+                     show_provenance, show_table, split_name)
+from .results import Run, list_runs, load_runs
+
+
+def show_runs(shown: list[Run], with_paper: bool = True) -> None:
+    """Final errors of `shown` beside the paper's Table 6 (ResNets), and how they were made."""
+    table = run_table(shown)
+    if with_paper and not table.empty:
+        table["paper: test error"] = [paper.TABLE6.get(int(a[6:]), (0, 0, None))[2] if a.startswith("resnet") else None
+                                      for a in table["arch"]]
+    show_table(table)
+    show_provenance(shown)
+
+
+def show_table6(found: list[Run], depths: list[int]) -> None:
+    """Table 6: our test error per depth (mean ± std over seeds, best) beside the paper's and others'."""
+    stats = error_stats(found).set_index("arch") if found else pd.DataFrame()
+    rows = []
+    for depth in depths:
+        _, params, paper_error = paper.TABLE6[depth]
+        ours = stats.loc[f"resnet{depth}"] if f"resnet{depth}" in stats.index else None
+        paper_mean = paper.TABLE6_RESNET110_MEAN_STD[0] if depth == 110 else paper_error
+        rows.append({
+            "depth": depth, "params": params,
+            "paper": f"{paper_error} ({paper_mean}±{paper.TABLE6_RESNET110_MEAN_STD[1]})" if depth == 110 else f"{paper_error}",
+            "ours: mean ± std": "not yet run" if ours is None else f"{ours['mean']:.2f} ± {ours['std']:.2f}"
+            if ours["seeds"] > 1 else f"{ours['mean']:.2f}",
+            "ours: best": ours["best"] if ours is not None else None,
+            "seeds": int(ours["seeds"]) if ours is not None else 0,
+            "ours − paper (mean)": ours["mean"] - paper_mean if ours is not None else None,
+            **{name: results.get(depth) for name, results in paper.OTHER_REIMPLEMENTATIONS.items()},
+        })
+    table = pd.DataFrame(rows)
+    if found and not all(r.summary()["full_schedule"] for r in found):  # a short run is not compared with the paper
+        table = table.drop(columns="ours − paper (mean)")
+    show_table(table)
+    show_provenance(found)
+
+
+def show_identity_mappings(resnet110: list[Run], preact: list[Run]) -> None:
+    """The identity-mappings follow-up's ResNet-110 table: ours where measured, beside the paper's."""
+    ours = {"original": error_stats(resnet110), "full pre-activation": error_stats(preact)}
+    rows = []
+    for unit, paper_error in paper.IDENTITY_MAPPINGS_RESNET110.items():
+        stats = ours.get(unit)
+        measured = stats is not None and not stats.empty
+        rows.append({"residual unit (ResNet-110)": unit, "paper": paper_error,
+                     "ours: mean": stats["mean"].iloc[0] if measured else None,
+                     "ours: seeds": int(stats["seeds"].iloc[0]) if measured else 0})
+    show_table(pd.DataFrame(rows))
+    show_provenance(preact)
+
+
+def show_table3() -> None:
+    """The paper's ImageNet comparison of shortcut options (Table 3, top-1 error %)."""
+    show_table(pd.DataFrame([{"network": k, "top-1 error": v} for k, v in paper.TABLE3_TOP1.items()]))
+
+
+def show_shortcut_stats(found: list[Run]) -> None:
+    """Test error per (depth, shortcut option)."""
+    stats = error_stats(found, by=("arch", "shortcut"))
+    show_table(stats if not stats.empty else pd.DataFrame([{"result": "not yet run"}]))
+    show_provenance(found)
+
+
+def show_layer_response_stats(drawn: list[Run]) -> None:
+    rows = [{"arch": r.config().arch, "layers": len(r.summary()["layer_responses"]),
+             "mean std": np.mean(r.summary()["layer_responses"]), "max std": np.max(r.summary()["layer_responses"]),
+             "iterations": r.config().iterations} for r in drawn]
+    show_table(pd.DataFrame(rows), floatfmt=".3f")
+    show_provenance(drawn)
+
+
+def show_architectures() -> None:
+    """Table 1: ImageNet nets, our multiply-adds beside the paper's FLOPs."""
+    rows = []
+    for depth, flops in paper.TABLE1_FLOPS.items():
+        for kind in ("plain", "resnet"):
+            if kind == "plain" and depth not in (18, 34):
+                continue
+            info = describe(f"imagenet-{kind}{depth}")
+            rows.append({"network": info["arch"], "shortcut": info["shortcut"] or "-", "layers": info["layers"],
+                         "params (M)": info["params"] / 1e6, "ours: mult-adds (G)": info["macs"] / 1e9,
+                         "paper: FLOPs (G)": flops / 1e9, "ours / paper": info["macs"] / flops})
+    show_table(pd.DataFrame(rows), floatfmt=".3f")
+
+
+def show_parameters(shortcuts: list[str]) -> None:
+    """Table 6's parameter counts: plain and each shortcut option, beside the paper's."""
+    rows = []
+    for depth, (n, paper_params, _) in paper.TABLE6.items():
+        row = {"depth": depth, "n": n, "paper: params": paper_params, "plain": describe(f"plain{depth}")["params"]}
+        for option in shortcuts:
+            row[f"ResNet {option}"] = describe(f"resnet{depth}", option)["params"]
+        row["mult-adds (M), A"] = describe(f"resnet{depth}")["macs"] / 1e6
+        rows.append(row)
+    show_table(pd.DataFrame(rows), floatfmt=",.1f")
+
+
+def show_benchmarks(results: str | Path) -> None:
+    table = benchmark_table(Path(results) / "benchmarks")
+    if table.empty:
+        print("No benchmark recorded yet. Record one with\n\n    python benchmarks/throughput.py\n")
+    else:
+        show_table(table)
+
+
+def show_evaluation_benchmarks(results: str | Path) -> None:
+    table = evaluation_benchmark_table(Path(results) / "benchmarks")
+    if table.empty:
+        print("No evaluation benchmark recorded yet. Record one with\n\n    python benchmarks/evaluation.py\n")
+    else:
+        show_table(table, floatfmt=",.0f")
+
+
+def show_run_times(results: str | Path) -> None:
+    """The run-cost table (`run_times`), for the performance page."""
+    show_table(run_times(results), floatfmt=".2f")
+
+
+def run_times(results: str | Path) -> pd.DataFrame:
+    """What each finished run cost, to plan one's own: one row per run, machine it trained on and number
+    of runs sharing that machine meanwhile, with the iterations trained so, images/s over them, hours
+    (training and evaluating), the evaluations' share, and the pieces (stretches of work) it took."""
+    rows = []
+    for run in list_runs(results):
+        if not run.finished:
+            continue
+        config, summary = run.config(), run.summary()
+        groups: dict[tuple[str, str], list[dict]] = {}  # (machine, runs at once) -> its pieces, in order
+        for piece in summary["pieces"]:
+            key = (short_hardware(piece["hardware"]), str(piece.get("runs_at_once", "not recorded")))
+            groups.setdefault(key, []).append(piece)
+        for (machine, at_once), pieces in groups.items():
+            iterations = sum(p["end_iteration"] - p["start_iteration"] for p in pieces)
+            train_s = sum(p["train_s"] for p in pieces)
+            eval_s = None if any(p["eval_s"] is None for p in pieces) else sum(p["eval_s"] for p in pieces)
+            rows.append({"run": f"{config.net_name}, {config.schedule}, seed {config.seed}, {config.precision}",
+                         "hardware": machine, "iterations": iterations,
+                         "img/s": round(config.batch_size * iterations / max(train_s, 1e-9)),
+                         "runs at once": at_once,
+                         "hours": (train_s + (eval_s or 0)) / 3600,
+                         "evaluation share": None if eval_s is None else f"{100 * eval_s / (train_s + eval_s):.0f}%",
+                         "pieces": len(pieces)})
+    return pd.DataFrame(rows)
+
+
+def show_numerics_check(results: str | Path, arch: str = "resnet20", schedule: str = "1/16") -> None:
+    """fp32 against bf16 on the same seeds (the check bf16 must pass before it is a default): final
+    errors per run, then the verdict, bf16's mean against fp32's seed-to-seed spread."""
+    from .fastpath import BF16_BY_DEFAULT
+
+    runs = [r for r in list_runs(results) if r.finished and r.config().arch == arch and r.config().schedule == schedule]
+    table = run_table(runs)
+    if table.empty:
+        show_table(table)
+        return
+    table.insert(1, "precision", [r.config().precision for r in runs])
+    show_table(table.drop(columns=["shortcut", "data", "iterations"]).sort_values(["precision", "seed"]))
+    errors = {p: table[table["precision"] == p]["test error"] for p in ("fp32", "bf16")}
+    from IPython.display import Markdown, display
+
+    if len(errors["fp32"]) < 2 or errors["bf16"].empty:
+        verdict = "not decided yet: it needs at least two fp32 seeds and one bf16 run."
+    else:
+        spread = errors["fp32"].max() - errors["fp32"].min()
+        gap = abs(errors["bf16"].mean() - errors["fp32"].mean())
+        verdict = (f"bf16 mean {errors['bf16'].mean():.2f}% against fp32 mean {errors['fp32'].mean():.2f}%: a gap of "
+                   f"{gap:.2f} points, {'within' if gap <= spread else 'outside'} fp32's seed-to-seed spread of "
+                   f"{spread:.2f} points ({len(errors['fp32'])} fp32 seeds, {len(errors['bf16'])} bf16).")
+    default = ("bf16 is the default where the hardware runs it natively (CUDA, AVX-512 BF16, AMX)" if BF16_BY_DEFAULT
+               else "bf16 stays opt-in (--precision bf16)")
+    display(Markdown(f"**Verdict:** {verdict} Hence {default}. Runs: {how(runs).strip()[1:-1]}."))
+
+
+def show_all_runs(results: str | Path) -> None:
+    """Every finished run with its provenance (an unfinished one, `show_unfinished_runs`, changes no checked output)."""
+    table = load_runs(results)
+    table = table[table["finished"]] if not table.empty else table
+    if table.empty:
+        print("no recorded runs")
+        return
+    columns = {"run": "run", "iterations": "iterations", "final.test_error": "test error",
+               "data.name": "data", "data.sha256": "data sha256", "hardware": "hardware",
+               "environment.torch": "torch", "environment.git_commit": "commit", "wall_time_s": "wall time (s)"}
+    shown = table.reindex(columns=list(columns)).rename(columns=columns)
+    shown["data sha256"] = shown["data sha256"].str[:8]
+    shown["torch"] = shown["torch"].str.split("+").str[0]
+    shown["hardware"] = [" + ".join(dict.fromkeys(short_hardware(h) for h in hw.split(" + "))) for hw in shown["hardware"]]
+    shown["commit"] = shown["commit"].str[:8]
+    show_table(shown)
+
+
+def show_unfinished_runs(results: str | Path) -> None:
+    """Runs begun here and not finished (no summary.json): where each stopped, and the command that resumes it."""
+    from .checkpoint import CheckpointError, load_checkpoint
+    from .commands import train_command
+
+    rows = []
+    for run in list_runs(results):
+        if not run.finished:
+            try:
+                at = load_checkpoint(run.checkpoint_file)["state"]["iteration"]
+            except CheckpointError:
+                at = "no readable checkpoint"
+            rows.append({"run": run.path.name, "stopped at iteration": at,
+                         "resume with": train_command(run.config(), results) + " --resume"})
+    show_table(pd.DataFrame(rows)) if rows else print("none")
+
+
+def show_published() -> None:
+    """The published models' cards (resnet_lib.hub), beside the paper's test error."""
+    from .hub import cards
+
+    rows = [{"model": c.name, "arch": c.arch, "shortcut": c.shortcut or "-", "schedule": c.schedule, "data": c.data,
+             "precision": c.precision, "seed": c.seed, "test error (published file)": c.test_error,
+             "test error (run)": c.recorded_test_error, "paper": c.paper_test_error, "run": c.run}
+            for c in cards().values()]
+    if rows:
+        show_table(pd.DataFrame(rows))
+    else:
+        print("none published yet: a model is published when its run on the paper's full schedule is recorded")
+
+
+def jpeg_cost_table(results: str | Path) -> pd.DataFrame:
+    """One row per net trained on both real CIFAR-10 and its JPEG copy with the same recipe (every setting
+    of the run key but the data equal): the two final test errors (%) and the JPEG copy's excess."""
+    finished = [r for r in list_runs(results) if r.finished]
+    real = {_without_data(r.config()): r for r in finished if r.config().data_sha256 == CIFAR10_SHA256}
+    rows = []
+    for run in finished:
+        config = run.config()
+        twin = real.get(_without_data(config)) if config.data_sha256 == JPEG_SHA256 else None
+        if twin is not None:
+            jpeg_error, real_error = run.summary()["final"]["test_error"], twin.summary()["final"]["test_error"]
+            rows.append({"net": config.net_name, "schedule": config.schedule, "seed": config.seed,
+                         "trained on": split_name(config.val_fraction, run.summary()["data"]["train_size"]),
+                         "precision": config.precision, "real CIFAR-10": real_error, "JPEG copy": jpeg_error,
+                         "JPEG − real": jpeg_error - real_error})
+    return pd.DataFrame(rows)
+
+
+def _without_data(config: TrainConfig) -> str:
+    """The run key's settings but the data's identity, as one hashable string."""
+    return repr(sorted({k: v for k, v in config.experiment().items() if k != "data_sha256"}.items()))
+
+
+def seed_spread_table(results: str | Path) -> pd.DataFrame:
+    """Seed-to-seed spread measured here: for each group of finished runs that differ only in their seed,
+    the number of seeds and the range and sample std of their final test errors (%)."""
+    groups: dict[str, list[Run]] = {}
+    for run in list_runs(results):
+        if run.finished:
+            experiment = {k: v for k, v in run.config().experiment().items() if k != "seed"}
+            groups.setdefault(repr(sorted(experiment.items())), []).append(run)
+    rows = []
+    for runs in groups.values():
+        if len(runs) > 1:
+            config, errors = runs[0].config(), [r.summary()["final"]["test_error"] for r in runs]
+            rows.append({"net": config.net_name, "schedule": config.schedule, "data": runs[0].summary()["data"]["name"],
+                         "precision": config.precision, "seeds": len(runs), "range": max(errors) - min(errors),
+                         "std": float(np.std(errors, ddof=1))})
+    return pd.DataFrame(rows)
+
+
+def show_jpeg_cost(results: str | Path) -> None:
+    """The cost of JPEG: the paired table (`jpeg_cost_table`), the seed spread beside it, and the JPEG runs
+    still waiting for their real-data twin (with the commands that record it)."""
+    from IPython.display import Markdown, display
+
+    pairs = jpeg_cost_table(results)
+    if pairs.empty:
+        display(Markdown("No net is recorded on both copies with the same recipe yet."))
+    else:
+        show_table(pairs)
+    spread = seed_spread_table(results)
+    display(Markdown("**Seed-to-seed spread measured here** (runs that differ only in their seed):"))
+    show_table(spread) if not spread.empty else print("none yet: no configuration has two seeds")
+    paired = set(zip(pairs.get("net", []), pairs.get("schedule", []), pairs.get("seed", [])))
+    waiting = []
+    for run in list_runs(results):
+        config = run.config()
+        if run.finished and config.data_sha256 == JPEG_SHA256 and config.full_schedule and \
+                (config.net_name, config.schedule, config.seed) not in paired:
+            waiting.append(replace(config, data="cifar10", data_sha256=CIFAR10_SHA256, channels_last=None, compile=None))
+    display(Markdown("**JPEG-copy runs on the full schedule still without their real-data twin:**"))
+    report.show_missing(waiting, results)
