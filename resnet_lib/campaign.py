@@ -21,7 +21,6 @@ import signal
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -37,7 +36,7 @@ from .checkpoint import CheckpointError, load_checkpoint
 from .config import ConfigError, TrainConfig, schedule_settings
 from .console import announce
 from .commands import train_command
-from .train import estimate_seconds
+from .train import estimate_seconds, stop_on_signals
 from .results import RESULTS_DIR, Run, find_run
 
 PLAN = Path("campaign.toml")
@@ -90,8 +89,15 @@ def run_campaign(plan: str | Path = PLAN, results: str | Path = RESULTS_DIR, wor
     if dry_run:
         return 0
     finished = 0
-    with _stop_on_signals() as stop:
-        running = stop["children"]  # process -> the config it trains
+    running = {}  # process -> the config it trains
+
+    def pass_on(number: int) -> None:  # a SIGTERM to the training processes (a Ctrl-C reaches them through the terminal)
+        if number == signal.SIGTERM:
+            for child in list(running):
+                if child.poll() is None:
+                    child.send_signal(number)
+
+    with stop_on_signals((signal.SIGINT, signal.SIGTERM), on_signal=pass_on) as stop:  # no further run starts
         while todo or running:
             remaining = None if deadline is None else deadline - time.time()
             while todo and len(running) < concurrent and not stop["signal"] and (remaining is None or remaining >= MIN_PIECE_S):
@@ -120,28 +126,6 @@ def run_campaign(plan: str | Path = PLAN, results: str | Path = RESULTS_DIR, wor
             announce(f"campaign: stopped on {stop['signal']}; an unfinished run saved its checkpoint in {work} and "
                      f"resumes next time")
     return finished
-
-
-@contextmanager
-def _stop_on_signals():
-    """SIGTERM or Ctrl-C (SIGINT) stop the campaign, whenever they come: no further run starts. A SIGTERM
-    is passed on to the training processes running then (they checkpoint); a Ctrl-C reaches them through
-    the terminal. Yields {"signal": name or None, "children": {running process: its config}}."""
-    stop = {"signal": None, "children": {}}
-
-    def handler(number, _frame):
-        stop["signal"] = stop["signal"] or signal.Signals(number).name
-        if number == signal.SIGTERM:
-            for child in list(stop["children"]):
-                if child.poll() is None:
-                    child.send_signal(number)
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield stop
-    finally:
-        for s, old in previous.items():
-            signal.signal(s, old)
 
 
 def _start_child(command: list[str], at_once: int, stop: dict) -> subprocess.Popen:

@@ -187,7 +187,8 @@ def train_group(configs: list[TrainConfig], out_dir: str | Path = RESULTS_DIR, d
     group equals the same run trained alone, bit for bit (tested). On CUDA each run's kernels go to a
     stream of its own, so that the GPU overlaps the many small kernels of small nets that one run alone
     leaves it waiting on. A signal or the time limit checkpoints every unfinished run; a signal then
-    raises TrainingInterrupted (for the first of them), after all have saved. One process only (no torchrun).
+    raises TrainingInterrupted (for the first of them), after all have saved. A run that diverges stops
+    alone; the others train on, and TrainingDiverged names it at the end. One process only (no torchrun).
     `runs_at_once`: the runs sharing the device meanwhile, recorded with each piece (default: these).
     """
     if _distributed()[1] > 1:
@@ -208,7 +209,7 @@ def train_group(configs: list[TrainConfig], out_dir: str | Path = RESULTS_DIR, d
                                         runs_at_once or len(configs)), stream))
         bar = tqdm(total=len(steppers), desc=f"{len(steppers)} runs together", unit="run", file=progress_stream(),
                    disable=not progress or not steppers)
-        interrupted = []
+        interrupted, diverged = [], []
         with bar:
             while steppers:
                 for stepper in list(steppers):
@@ -222,6 +223,11 @@ def train_group(configs: list[TrainConfig], out_dir: str | Path = RESULTS_DIR, d
                     except TrainingInterrupted as stop:
                         steppers.remove(stepper)
                         interrupted.append(stop)
+                    except TrainingDiverged as error:  # its last checkpoint stays; the others train on
+                        steppers.remove(stepper)
+                        diverged.append(error)
+        if diverged:
+            raise TrainingDiverged("; ".join(map(str, diverged)))
         if interrupted:
             first = interrupted[0]
             raise TrainingInterrupted(f"{first.signal}: {len(interrupted)} runs checkpointed, e.g. {first}", first.signal,
@@ -424,10 +430,12 @@ class _StopDecision:
 
 
 @contextmanager
-def stop_on_signals(signals: tuple):
-    """Turn each of `signals` into a flag the loop checks once per iteration: it then saves a checkpoint
-    and stops. However many come, and whenever (a terminal's Ctrl-C reaches a notebook kernel twice), none
-    aborts without that checkpoint; SIGKILL is the way to stop at once. Main thread only."""
+def stop_on_signals(signals: tuple, on_signal=None):
+    """Turn each of `signals` into a flag, {"signal": the first one's name or None}, that the training loop
+    checks once per iteration (it then saves a checkpoint and stops) and a campaign before starting a run.
+    However many come, and whenever (a terminal's Ctrl-C reaches a notebook kernel twice), none aborts
+    without that checkpoint; SIGKILL is the way to stop at once. `on_signal(number)`, if given, is called
+    on each (a campaign passes a SIGTERM on to its training processes). Main thread only."""
     flag = {"signal": None}
     if threading.current_thread() is not threading.main_thread():
         yield flag
@@ -435,6 +443,8 @@ def stop_on_signals(signals: tuple):
 
     def handler(number, _frame):
         flag["signal"] = flag["signal"] or signal.Signals(number).name
+        if on_signal is not None:
+            on_signal(number)
 
     previous = {s: signal.getsignal(s) for s in signals}
     for s in previous:

@@ -13,6 +13,7 @@ if [ "$action" = stop ]; then
     pkill -9 -x slurmstepd 2>/dev/null || true  # job steps outlive their slurmd; only one such cluster runs here
     if [ -f "$dir/munged-started" ]; then  # munged too, where start started it (not one the machine ran before)
         pkill -x munged 2>/dev/null || true
+        for _ in $(seq 20); do pgrep -x munged >/dev/null || break; sleep 0.5; done
         rm -f "$dir/munged-started"
     fi
     exit 0

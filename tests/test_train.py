@@ -140,6 +140,12 @@ def test_nan_loss_stops_the_run_with_a_clear_message(tmp_path):
         train(replace(TINY, lr=1e30), out_dir=tmp_path, device="cpu", progress=False)
 
 
+def test_a_run_that_diverges_in_a_group_stops_alone(tmp_path):
+    with pytest.raises(TrainingDiverged, match="loss became nan"):
+        train_group([replace(TINY, lr=1e30), replace(TINY, seed=3)], out_dir=tmp_path, device="cpu", progress=False)
+    assert find_run(replace(TINY, seed=3), tmp_path) is not None  # its sibling finished
+
+
 def test_corrupt_and_foreign_checkpoints_get_clear_errors(tmp_path):
     run = train(TINY, out_dir=tmp_path, device="cpu", stop_at=6, progress=False)
     run.checkpoint_file.write_bytes(run.checkpoint_file.read_bytes()[:1000])  # truncated
