@@ -235,7 +235,7 @@ def longest(runs: list[Run], archs: list[str], shortcuts: list[str | None] = (No
     wanted = [(arch, resolve_shortcut(parse_arch(arch), s)) for arch in archs for s in shortcuts]
     configs = {run: run.config() for run in runs if run.finished}
     net = {run: (config.arch, config.shortcut) for run, config in configs.items()}
-    groups: dict[tuple[int, bool, str], list[Run]] = {}
+    groups: dict[tuple[int, bool, tuple[bool, float], str], list[Run]] = {}  # (iterations, official, split, data)
     for run, config in configs.items():
         if net[run] in wanted and (below is None or config.iterations < below):
             official = run.summary()["data"]["name"] == "cifar10"
