@@ -5,8 +5,8 @@ Models (`build_model`), accounting (`describe`), data (`load_dataset`), the trai
 """
 
 from .analysis import count_layers, count_macs, count_params, describe, layer_responses
-from .config import ConfigError, parse_arch
-from .models import build_model
+from .errors import ConfigError
+from .models import build_model, parse_arch
 
 __all__ = [
     "ConfigError",

@@ -33,7 +33,8 @@ except ImportError:  # Python 3.10
 
 from . import fastpath
 from .checkpoint import CheckpointError, load_checkpoint
-from .config import ConfigError, TrainConfig, schedule_settings
+from .config import TrainConfig, schedule_settings
+from .errors import ConfigError
 from .console import announce
 from .commands import train_command
 from .train import estimate_seconds, stop_on_signals

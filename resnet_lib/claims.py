@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import KIND_NAMES, paper_name, parse_arch
+from .models import KIND_NAMES, paper_name, parse_arch
 from .report import how
 from .results import Run
 

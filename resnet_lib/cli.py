@@ -11,7 +11,9 @@ import sys
 
 from .analysis import describe
 from .checkpoint import CheckpointError, RecordWriteError
-from .config import PAPER_ARCHS, SCHEDULES, ConfigError, TrainConfig, cli_fields, parse_arch, parse_shortcut, schedule_settings
+from .config import SCHEDULES, TrainConfig, cli_fields, schedule_settings
+from .errors import ConfigError
+from .models import PAPER_ARCHS, parse_arch, parse_shortcut
 from .data import load_dataset
 from .results import RESULTS_DIR, SMOKE_DIR, RunBusy
 from .runtime import DEVICES

@@ -1,5 +1,5 @@
-"""A run's settings in one place: the architecture names, every hyper-parameter of a run with its
-unit and valid range, and what identifies a run.
+"""A run's settings in one place: every hyper-parameter of a run with its unit and valid range, and
+what identifies a run (the architecture names and their grammar are the models' own: models.py).
 
 `TrainConfig` fields are of two kinds (the `key` entry of each field's metadata):
 
@@ -19,121 +19,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import asdict, dataclass, field, fields
+from functools import cached_property
 
-SHORTCUT_OPTIONS = ("A", "B", "C")
-IMAGENET_LAYERS = {  # depth -> (block kind, blocks per stage), Table 1
-    18: ("basic", (2, 2, 2, 2)),
-    34: ("basic", (3, 4, 6, 3)),
-    50: ("bottleneck", (3, 4, 6, 3)),
-    101: ("bottleneck", (3, 4, 23, 3)),
-    152: ("bottleneck", (3, 8, 36, 3)),
-}
-IMAGENET_PLAIN_DEPTHS = (18, 34)
-ARCH_FORMS = (
-    "resnet<6n+2> (e.g. resnet20, resnet110, resnet1202), plain<6n+2> (e.g. plain56), "
-    "preact-resnet<6n+2> (e.g. preact-resnet110), imagenet-resnet{18,34,50,101,152}, "
-    "imagenet-plain{18,34}"
-)
-
-
-# Every architecture the paper trains or tabulates, CIFAR first (hub entry points, `describe` with no name)
-PAPER_ARCHS = ([f"resnet{d}" for d in (20, 32, 44, 56, 110, 1202)] + [f"plain{d}" for d in (20, 32, 44, 56, 110)]
-               + ["preact-resnet110"] + [f"imagenet-resnet{d}" for d in (18, 34, 50, 101, 152)]
-               + [f"imagenet-plain{d}" for d in (18, 34)])
-
-
-class ConfigError(ValueError):
-    """A bad user-supplied setting. The message names the problem and the valid forms."""
-
-
-@dataclass(frozen=True)
-class ArchSpec:
-    """A parsed architecture name.
-
-    family: "cifar" or "imagenet"; kind: "resnet", "plain" or "preact-resnet";
-    depth: weighted layers as the paper counts them; n: blocks per stage (CIFAR only).
-    """
-
-    name: str
-    family: str
-    kind: str
-    depth: int
-    n: int | None = None
-
-    @property
-    def residual(self) -> bool:
-        return self.kind != "plain"
-
-    @property
-    def default_shortcut(self) -> str | None:
-        if not self.residual:
-            return None
-        if self.family == "imagenet" and IMAGENET_LAYERS[self.depth][0] == "bottleneck":
-            return "B"  # the paper's ResNet-50/101/152 use projections where dimensions increase
-        return "A"
-
-    @property
-    def input_size(self) -> int:
-        return 32 if self.family == "cifar" else 224
-
-    @property
-    def num_classes(self) -> int:
-        return 10 if self.family == "cifar" else 1000
-
-
-def parse_arch(name: str) -> ArchSpec:
-    """Parse an architecture name such as ``resnet56`` or ``imagenet-plain34``.
-
-    Raises ConfigError naming the valid forms for anything else.
-    """
-    match = re.fullmatch(r"(imagenet-)?(resnet|plain|preact-resnet)(\d+)", str(name).strip().lower())
-    if match is None:
-        raise ConfigError(f"unknown architecture {name!r}; valid forms: {ARCH_FORMS}")
-    imagenet, kind, depth = bool(match.group(1)), match.group(2), int(match.group(3))
-    canonical = f"{'imagenet-' if imagenet else ''}{kind}{depth}"
-    if imagenet:
-        valid = IMAGENET_PLAIN_DEPTHS if kind == "plain" else tuple(IMAGENET_LAYERS)
-        if kind == "preact-resnet" or depth not in valid:
-            raise ConfigError(
-                f"{canonical!r} is not an ImageNet architecture of the paper; "
-                f"valid: imagenet-resnet{{18,34,50,101,152}}, imagenet-plain{{18,34}}"
-            )
-        return ArchSpec(canonical, "imagenet", kind, depth)
-    if depth < 8 or (depth - 2) % 6 != 0:
-        raise ConfigError(
-            f"depth {depth} of {canonical!r} is not 6n+2 with n >= 1; CIFAR nets have depth "
-            f"6n+2 = 8, 14, 20, 26, 32, ..., 110, ..., 1202 (e.g. {kind}20, {kind}110)"
-        )
-    return ArchSpec(canonical, "cifar", kind, depth, n=(depth - 2) // 6)
-
-
-KIND_NAMES = {"resnet": "ResNet", "plain": "plain", "preact-resnet": "pre-act ResNet"}  # as the papers write them
-
-
-def paper_name(kind: str, depth: int) -> str:
-    """'ResNet-20', 'plain-56': a net as the paper names it (kind as in ArchSpec)."""
-    return f"{KIND_NAMES[kind]}-{depth}"
-
-
-def parse_shortcut(shortcut) -> str:
-    """A shortcut option as its upper-case letter ("a" -> "A"), or ConfigError naming the valid ones."""
-    option = str(shortcut).strip().upper()
-    if option not in SHORTCUT_OPTIONS:
-        raise ConfigError(f"unknown shortcut option {shortcut!r}; valid options: {', '.join(SHORTCUT_OPTIONS)}")
-    return option
-
-
-def resolve_shortcut(spec: ArchSpec, shortcut: str | None) -> str | None:
-    """The shortcut option for `spec`: `shortcut` validated, or the family default if None."""
-    if shortcut is None:
-        return spec.default_shortcut
-    option = parse_shortcut(shortcut)
-    if not spec.residual:
-        raise ConfigError(f"{spec.name} is a plain net and has no shortcuts; leave the shortcut option unset")
-    return option
-
+from .errors import ConfigError
+from .models import SHORTCUT_OPTIONS, ArchSpec, paper_name, parse_arch, resolve_shortcut
 
 PAPER_ITERATIONS, PAPER_MILESTONES = 64000, (32000, 48000)
 SCHEDULES = {"full": 1, "1/2": 2, "1/4": 4, "1/8": 8, "1/16": 16}  # name -> divisor of the paper's schedule
@@ -211,7 +101,7 @@ class TrainConfig:
                                         key=False)
 
     def __post_init__(self):
-        spec = parse_arch(self.arch)
+        spec = self.spec
         self.arch = spec.name
         self.shortcut = resolve_shortcut(spec, self.shortcut)
         self.data = str(self.data).rstrip("/")
@@ -226,6 +116,11 @@ class TrainConfig:
                 raise ConfigError(f"unknown {f.name} {value!r}; valid: {', '.join(meta['choices'])}")
         if self.val_interval % self.eval_interval:
             raise ConfigError(f"val_every must be a multiple of eval_every ({self.eval_interval}), got {self.val_every}")
+
+    @cached_property
+    def spec(self) -> ArchSpec:
+        """The architecture, parsed once (models.ArchSpec: family, kind, depth, blocks per stage, ...)."""
+        return parse_arch(self.arch)
 
     @property
     def eval_interval(self) -> int:
@@ -272,8 +167,7 @@ class TrainConfig:
     def net_name(self) -> str:
         """'ResNet-20', 'plain-56', 'ResNet-20 B': as the paper names the net, with its shortcut option
         where that is not the family's default."""
-        spec = parse_arch(self.arch)
-        return paper_name(spec.kind, spec.depth) + (f" {self.shortcut}" if self.shortcut != spec.default_shortcut else "")
+        return paper_name(self.spec.kind, self.spec.depth) + (f" {self.shortcut}" if self.shortcut != self.spec.default_shortcut else "")
 
     @property
     def schedule(self) -> str:

@@ -101,7 +101,7 @@ def evaluate_file(path: str | Path, data: str | None = None, device: str = "auto
     device = pick_device(device)
     config = replace(config, data=data or config.data, channels_last=False)
     pipeline = make_pipeline(config, device)
-    model = build_model(config.arch, config.shortcut, num_classes=pipeline.num_classes).to(device)
+    model = build_model(config.spec, config.shortcut, num_classes=pipeline.num_classes).to(device)
     model.load_state_dict(weights)
     model = FoldedModel(model).refreshed()
     autocast = make_autocast(config, device)

@@ -21,8 +21,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .config import PAPER_ARCHS, ConfigError, parse_arch
-from .models import build_model
+from .errors import ConfigError
+from .models import PAPER_ARCHS, build_model, parse_arch
 
 PUBLISHED_DIR = Path(os.environ.get("RESNET_LIB_PUBLISHED", Path(__file__).resolve().parents[1] / "published"))
 MAX_FILE_BYTES = 5 * 2**20
@@ -162,10 +162,10 @@ def publish(run_folder: str | Path, name: str | None = None, out: str | Path | N
     if file.stat().st_size > MAX_FILE_BYTES:
         file.unlink()
         raise ConfigError(f"{name}: the fp16 weights take over {MAX_FILE_BYTES >> 20} MB; too large to publish in git")
-    model = build_model(config.arch, config.shortcut).to(device)
+    model = build_model(config.spec, config.shortcut).to(device)
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in half.items()})
     _, test_error = evaluate(model, pipeline.eval_batches("test"))
-    spec = parse_arch(config.arch)
+    spec = config.spec
     card = ModelCard(
         name=name, arch=config.arch, shortcut=config.shortcut, run=run.path.name, params=summary["params"],
         macs=summary["macs"], schedule=config.schedule, full_schedule=summary["full_schedule"],

@@ -23,7 +23,7 @@ from torchvision import datasets, transforms
 from torchvision.transforms import functional as TF
 
 from .data import split_indices
-from .config import ConfigError
+from .errors import ConfigError
 
 MEAN = (0.485, 0.456, 0.406)  # ImageNet per-channel mean, [0, 1] units (mean subtraction only, as in the paper)
 # AlexNet's PCA lighting noise on ImageNet RGB (eigenvalues, eigenvectors as columns), as in the authors' Torch code.

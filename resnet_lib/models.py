@@ -1,4 +1,8 @@
-"""Paper-exact plain and residual networks (He et al., 2015).
+"""Paper-exact plain and residual networks (He et al., 2015): everything about an architecture.
+
+An architecture name (``resnet56``, ``imagenet-plain34``; ARCH_FORMS) is parsed once into an
+`ArchSpec` (family, kind, depth, blocks per stage, default shortcut, input size), which
+`build_model` builds and the rest of the package reads.
 
 Two families share one `ResNet` class, one `_make_layer` and one weight initialisation:
 
@@ -19,11 +23,131 @@ bottleneck block that is the first 1x1 conv ("ResNet v1"), not the 3x3 as in tor
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import IMAGENET_LAYERS, parse_arch, resolve_shortcut
+from .errors import ConfigError
+
+SHORTCUT_OPTIONS = ("A", "B", "C")
+IMAGENET_LAYERS = {  # depth -> (block kind, blocks per stage), Table 1
+    18: ("basic", (2, 2, 2, 2)),
+    34: ("basic", (3, 4, 6, 3)),
+    50: ("bottleneck", (3, 4, 6, 3)),
+    101: ("bottleneck", (3, 4, 23, 3)),
+    152: ("bottleneck", (3, 8, 36, 3)),
+}
+IMAGENET_PLAIN_DEPTHS = (18, 34)
+ARCH_FORMS = (
+    "resnet<6n+2> (e.g. resnet20, resnet110, resnet1202), plain<6n+2> (e.g. plain56), "
+    "preact-resnet<6n+2> (e.g. preact-resnet110), imagenet-resnet{18,34,50,101,152}, "
+    "imagenet-plain{18,34}"
+)
+
+
+# Every architecture the paper trains or tabulates, CIFAR first (hub entry points, `describe` with no name)
+PAPER_ARCHS = ([f"resnet{d}" for d in (20, 32, 44, 56, 110, 1202)] + [f"plain{d}" for d in (20, 32, 44, 56, 110)]
+               + ["preact-resnet110"] + [f"imagenet-resnet{d}" for d in (18, 34, 50, 101, 152)]
+               + [f"imagenet-plain{d}" for d in (18, 34)])
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """A parsed architecture name.
+
+    family: "cifar" or "imagenet"; kind: "resnet", "plain" or "preact-resnet";
+    depth: weighted layers as the paper counts them; n: blocks per stage (CIFAR only).
+    """
+
+    name: str
+    family: str
+    kind: str
+    depth: int
+    n: int | None = None
+
+    @property
+    def residual(self) -> bool:
+        return self.kind != "plain"
+
+    @property
+    def bottleneck(self) -> bool:
+        """Whether its blocks are bottlenecks (ImageNet ResNet-50/101/152)."""
+        return self.family == "imagenet" and IMAGENET_LAYERS[self.depth][0] == "bottleneck"
+
+    @property
+    def layers(self) -> tuple[int, ...]:
+        """Blocks per stage: (n, n, n) on CIFAR, Table 1's four stages on ImageNet."""
+        return (self.n,) * 3 if self.family == "cifar" else IMAGENET_LAYERS[self.depth][1]
+
+    @property
+    def default_shortcut(self) -> str | None:
+        if not self.residual:
+            return None
+        return "B" if self.bottleneck else "A"  # the paper's ResNet-50/101/152 project where dimensions increase
+
+    @property
+    def input_size(self) -> int:
+        return 32 if self.family == "cifar" else 224
+
+    @property
+    def num_classes(self) -> int:
+        return 10 if self.family == "cifar" else 1000
+
+
+def parse_arch(name: str) -> ArchSpec:
+    """Parse an architecture name such as ``resnet56`` or ``imagenet-plain34``.
+
+    Raises ConfigError naming the valid forms for anything else.
+    """
+    match = re.fullmatch(r"(imagenet-)?(resnet|plain|preact-resnet)(\d+)", str(name).strip().lower())
+    if match is None:
+        raise ConfigError(f"unknown architecture {name!r}; valid forms: {ARCH_FORMS}")
+    imagenet, kind, depth = bool(match.group(1)), match.group(2), int(match.group(3))
+    canonical = f"{'imagenet-' if imagenet else ''}{kind}{depth}"
+    if imagenet:
+        valid = IMAGENET_PLAIN_DEPTHS if kind == "plain" else tuple(IMAGENET_LAYERS)
+        if kind == "preact-resnet" or depth not in valid:
+            raise ConfigError(
+                f"{canonical!r} is not an ImageNet architecture of the paper; "
+                f"valid: imagenet-resnet{{18,34,50,101,152}}, imagenet-plain{{18,34}}"
+            )
+        return ArchSpec(canonical, "imagenet", kind, depth)
+    if depth < 8 or (depth - 2) % 6 != 0:
+        raise ConfigError(
+            f"depth {depth} of {canonical!r} is not 6n+2 with n >= 1; CIFAR nets have depth "
+            f"6n+2 = 8, 14, 20, 26, 32, ..., 110, ..., 1202 (e.g. {kind}20, {kind}110)"
+        )
+    return ArchSpec(canonical, "cifar", kind, depth, n=(depth - 2) // 6)
+
+
+KIND_NAMES = {"resnet": "ResNet", "plain": "plain", "preact-resnet": "pre-act ResNet"}  # as the papers write them
+
+
+def paper_name(kind: str, depth: int) -> str:
+    """'ResNet-20', 'plain-56': a net as the paper names it (kind as in ArchSpec)."""
+    return f"{KIND_NAMES[kind]}-{depth}"
+
+
+def parse_shortcut(shortcut) -> str:
+    """A shortcut option as its upper-case letter ("a" -> "A"), or ConfigError naming the valid ones."""
+    option = str(shortcut).strip().upper()
+    if option not in SHORTCUT_OPTIONS:
+        raise ConfigError(f"unknown shortcut option {shortcut!r}; valid options: {', '.join(SHORTCUT_OPTIONS)}")
+    return option
+
+
+def resolve_shortcut(spec: ArchSpec, shortcut: str | None) -> str | None:
+    """The shortcut option for `spec`: `shortcut` validated, or the family default if None."""
+    if shortcut is None:
+        return spec.default_shortcut
+    option = parse_shortcut(shortcut)
+    if not spec.residual:
+        raise ConfigError(f"{spec.name} is a plain net and has no shortcuts; leave the shortcut option unset")
+    return option
+
 
 class ZeroPadShortcut(nn.Module):
     """Option A: identity, subsampled by `stride` and zero-padded from `in_planes` to `out_planes`."""
@@ -188,18 +312,14 @@ class ResNet(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
-def build_model(arch: str, shortcut: str | None = None, num_classes: int | None = None) -> ResNet:
-    """Build the network named `arch` (see ARCH_FORMS) with shortcut option A, B or C.
+def build_model(arch: str | ArchSpec, shortcut: str | None = None, num_classes: int | None = None) -> ResNet:
+    """Build the network `arch` (a name, see ARCH_FORMS, or its parsed ArchSpec) with shortcut option A, B or C.
 
     shortcut=None takes the paper's default: A for CIFAR and basic-block ImageNet nets, B for
     bottleneck nets, none for plain nets. Raises ConfigError (a ValueError) for bad names.
     """
-    spec = parse_arch(arch)
+    spec = arch if isinstance(arch, ArchSpec) else parse_arch(arch)
     option = resolve_shortcut(spec, shortcut)
-    classes = spec.num_classes if num_classes is None else num_classes
-    if spec.family == "cifar":
-        block = PreActBlock if spec.kind == "preact-resnet" else BasicBlock
-        return ResNet(block, (spec.n,) * 3, (16, 32, 64), "cifar", option, classes)
-    kind, layers = IMAGENET_LAYERS[spec.depth]
-    block = Bottleneck if kind == "bottleneck" else BasicBlock
-    return ResNet(block, layers, (64, 128, 256, 512), "imagenet", option, classes)
+    block = PreActBlock if spec.kind == "preact-resnet" else Bottleneck if spec.bottleneck else BasicBlock
+    widths = (16, 32, 64) if spec.family == "cifar" else (64, 128, 256, 512)
+    return ResNet(block, spec.layers, widths, spec.family, option, spec.num_classes if num_classes is None else num_classes)

@@ -27,7 +27,8 @@ from pathlib import Path
 import pandas as pd
 
 from .checkpoint import write_error
-from .config import SCHEDULES, TrainConfig, parse_arch, resolve_shortcut
+from .config import SCHEDULES, TrainConfig
+from .models import parse_arch, resolve_shortcut
 from .data import identify
 
 RESULTS_DIR = Path("results")

@@ -11,10 +11,11 @@ import inspect
 import torch
 import torch.distributed as dist
 
-from .config import ConfigError, TrainConfig, parse_arch
+from .config import TrainConfig
+from .errors import ConfigError
+from .models import build_model, parse_arch
 from .data import CifarPipeline, load_dataset
 from .imagenet import ImageFolderPipeline
-from .models import build_model
 
 
 DEVICES = ("auto", "cpu", "cuda")  # what --device and a notebook's `device` take
@@ -41,7 +42,7 @@ def make_autocast(config: TrainConfig, device: torch.device):
 def make_model(config: TrainConfig, num_classes: int, device: torch.device):
     """(the model, the model to call: compiled and/or DDP-wrapped as the config and launch ask)."""
     torch.manual_seed(config.seed)
-    raw_model = build_model(config.arch, config.shortcut, num_classes=num_classes).to(device)
+    raw_model = build_model(config.spec, config.shortcut, num_classes=num_classes).to(device)
     raw_model = raw_model.to(memory_format=torch.channels_last if config.channels_last else torch.contiguous_format)
     model = raw_model
     if dist.is_available() and dist.is_initialized():

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from . import paper
-from .config import SHORTCUT_OPTIONS, TrainConfig, paper_name, parse_arch, resolve_shortcut
+from .config import TrainConfig
+from .models import SHORTCUT_OPTIONS, paper_name, parse_arch, resolve_shortcut
 from .data import CIFAR10_SHA256
 from .report import how, show_table
 from .results import Run, list_runs, longest

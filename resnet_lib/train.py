@@ -32,10 +32,11 @@ from tqdm import tqdm
 from . import fastpath
 from .analysis import count_macs, count_params, layer_responses
 from .checkpoint import FORMAT, atomic_save, load_checkpoint
-from .config import ConfigError, TrainConfig, parse_arch
+from .config import TrainConfig
+from .errors import ConfigError
+from .models import build_model
 from .console import announce, progress_stream
 from .evaluation import FoldedModel, evaluate
-from .models import build_model
 from .provenance import environment
 from .results import RESULTS_DIR, Run
 from .runtime import make_autocast, make_model, make_optimizer, make_pipeline, pick_device
@@ -88,7 +89,7 @@ def estimate_seconds(config: TrainConfig, device: str = "auto", steps: int = 5, 
     device = pick_device(device)
     config = fastpath.resolve(config, device)
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
-    model = build_model(config.arch, config.shortcut).to(device, memory_format=memory_format)
+    model = build_model(config.spec, config.shortcut).to(device, memory_format=memory_format)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     x = torch.randn(config.batch_size, 3, 32, 32, device=device).contiguous(memory_format=memory_format)
     y = torch.randint(0, 10, (config.batch_size,), device=device)
@@ -382,7 +383,7 @@ def _save_checkpoint(run: Run, config: TrainConfig, state: TrainState, raw_model
 def _finish(run: Run, config: TrainConfig, state: TrainState, raw_model, data) -> None:
     """Write weights.pt and summary.json (final errors and provenance), then drop the checkpoint."""
     atomic_save(raw_model.state_dict(), run.weights_file)
-    spec = parse_arch(config.arch)
+    spec = config.spec
     responses = None if spec.kind == "preact-resnet" or spec.family != "cifar" else layer_responses(
         raw_model, (x for x, _ in data.eval_batches("test")))
     final = run.metrics().iloc[-1]
