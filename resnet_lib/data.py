@@ -8,8 +8,13 @@ the images as uint8 on the training device and augments whole batches there:
 - 4 pixels of zero padding on each side (zero = the mean pixel, after subtraction), a random 32x32
   crop and a random horizontal flip; test images are used as they are.
 
-Batch order and augmentation are pure functions of (seed, iteration), so a resumed run sees
-exactly the batches an uninterrupted one would.
+Batch order and augmentation are pure functions of (seed, iteration) (`order_seed`, `augment_seed`),
+so a resumed run sees exactly the batches an uninterrupted one would.
+
+A data source is read through a `Pipeline`, chosen by the source: data sets of small images
+(CIFAR-10, its JPEG copy, synthetic data, a cifar-10-batches-py folder or a CIFAR-shaped ImageFolder
+tree) are held in memory by `CifarPipeline`; an ImageNet-style tree of large images
+(`streams_from_disk`) is streamed from disk by `imagenet.ImageFolderPipeline`.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import Iterator, Protocol
 
 import numpy as np
 import torch
@@ -55,6 +61,39 @@ KNOWN_DATASETS = {
     ),
 }
 SYNTHETIC_SIZES = (5000, 1000)  # train, test
+IN_MEMORY_MAX_SIDE = 64  # px: an ImageFolder tree of larger images is streamed from disk, not held in memory
+
+
+def order_seed(seed: int, epoch: int) -> int:
+    """The seed of `epoch`'s batch order (a permutation of the training images) for run seed `seed`."""
+    return seed * 1_000_003 + epoch
+
+
+def augment_seed(seed: int, iteration: int, position: int | None = None) -> int:
+    """The seed of `iteration`'s augmentation for run seed `seed`: of the whole batch, or of the image at
+    `position` in it (a streamed pipeline augments image by image, in data-loading workers)."""
+    return (seed + 1) * 7_919_000_077 + (iteration if position is None else iteration * 100_003 + position)
+
+
+class Pipeline(Protocol):
+    """What the trainer, the evaluator and the publisher read of a data source, whichever pipeline serves it.
+
+    input_size: side of the (square) images the net sees, px; num_classes; mean: float32 in [0, 1] units,
+    subtracted from every input: (3, H, W) per pixel (CIFAR) or (3, 1, 1) per channel (ImageNet).
+    """
+
+    input_size: int
+    num_classes: int
+    mean: torch.Tensor
+
+    def batch(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The augmented training batch of `iteration`: (float32 (b, 3, H, W), int64 (b,)) on the device."""
+
+    def eval_batches(self, split: str) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Evaluation batches of "val" or "test", this process's shard, on the device."""
+
+    def identity(self) -> dict:
+        """name, description, sha256 (and what it is of), train_size, test_size: the data's record."""
 
 
 @dataclass
@@ -140,6 +179,45 @@ def locate(source: str, download: bool = False) -> Path | None:
     )
 
 
+def streams_from_disk(source: str) -> bool:
+    """Whether `source` is an ImageNet-style tree (train/<class>/ of images larger than IN_MEMORY_MAX_SIDE
+    px), which is streamed from disk, rather than a data set of small images held in memory."""
+    path = Path(str(source))
+    if str(source) in ("synthetic", "cifar10", "cifar10-jpeg") or not (path / "train").is_dir():
+        return False
+    first = next((f for d in sorted((path / "train").iterdir()) if d.is_dir() for f in sorted(d.iterdir())
+                  if f.suffix.lower() in (".jpg", ".jpeg", ".png")), None)
+    if first is None:
+        return False
+    from PIL import Image
+
+    with Image.open(first) as image:  # reads the header only
+        return max(image.size) > IN_MEMORY_MAX_SIDE
+
+
+def tree_folders(root: Path) -> tuple[Path, Path]:
+    """(train folder, test folder) of an ImageNet-style tree: root/train and root/val (else root/test),
+    or ConfigError saying what is expected."""
+    test = root / "val" if (root / "val").is_dir() else root / "test"
+    if not (root / "train").is_dir() or not test.is_dir():
+        raise ConfigError(f"no ImageNet-style tree at {root}: expected {root}/train/<class>/ and {root}/val/<class>/")
+    return root / "train", test
+
+
+def tree_identity(root: Path) -> dict:
+    """The record of an ImageNet-style tree: its name, and a SHA-256 of its file list (relative paths, sizes,
+    labels, in torchvision's ImageFolder order): hashing every image of ImageNet is too slow."""
+    from torchvision.datasets import ImageFolder
+
+    train, test = (ImageFolder(str(folder)).samples for folder in tree_folders(root))
+    digest = hashlib.sha256()
+    for path, label in train + test:
+        digest.update(f"{Path(path).relative_to(root)}\t{os.path.getsize(path)}\t{label}\n".encode())
+    return {"name": f"imagefolder:{root.name}", "description": f"ImageNet-style ImageFolder tree at {root}",
+            "sha256": digest.hexdigest(), "sha256_of": "file list (paths, sizes, labels)",
+            "train_size": len(train), "test_size": len(test)}
+
+
 def _extract_jpeg_copy() -> Path:
     """data/cifar10-jpeg, extracted from the shared archive (checked against its SHA-256) if not there yet."""
     folder = DATA_DIR / "cifar10-jpeg"
@@ -223,11 +301,15 @@ def _write_cache(cache: Path, dataset: ImageDataset) -> None:
 def identify(source: str) -> tuple[str, str]:
     """(name, SHA-256 of decoded pixels and labels) of `source`, without decoding it where it is known:
     the identities of CIFAR-10 (whichever file holds it: loading it checks the hash) and of the JPEG copy
-    are fixed; other sources are loaded (from the decode cache when there)."""
+    are fixed; a tree streamed from disk is identified by its file list (`tree_identity`); other sources
+    are loaded (from the decode cache when there)."""
     if str(source) == "cifar10":
         return "cifar10", CIFAR10_SHA256
     if str(source) == "cifar10-jpeg":
         return KNOWN_DATASETS[JPEG_SHA256][0], JPEG_SHA256
+    if streams_from_disk(source):
+        identity = tree_identity(Path(source))
+        return identity["name"], identity["sha256"]
     dataset = load_dataset(source)
     return dataset.name, dataset.sha256
 
@@ -416,11 +498,11 @@ class TrainBatches:
         """The (images float32 (b, 3, H, W), labels int64 (b,)) of `iteration`, b = batch_size / world."""
         epoch, position = divmod(iteration, self.batches_per_epoch)
         if epoch != self._epoch:
-            self._generator.manual_seed(self.seed * 1_000_003 + epoch)
+            self._generator.manual_seed(order_seed(self.seed, epoch))
             self._order = torch.randperm(len(self.labels), generator=self._generator, device=self.images.device)
             self._epoch = epoch
         index = self._order[position * self.batch_size : (position + 1) * self.batch_size]
-        self._generator.manual_seed((self.seed + 1) * 7_919_000_077 + iteration)
+        self._generator.manual_seed(augment_seed(self.seed, iteration))
         offsets = torch.randint(0, 9, (self.batch_size, 2), generator=self._generator, device=self.images.device)
         flips = torch.rand(self.batch_size, generator=self._generator, device=self.images.device) < 0.5
         local = slice(self.rank * self.batch_size // self.world, (self.rank + 1) * self.batch_size // self.world)
@@ -429,8 +511,8 @@ class TrainBatches:
 
 
 class CifarPipeline:
-    """The paper's CIFAR-10 pipeline on `device`: the seeded train/validation split, the mean image
-    of the training split, uint8 images resident on the device, augmented training batches by
+    """The paper's CIFAR-10 pipeline on `device` (a `Pipeline`): the seeded train/validation split, the
+    mean image of the training split, uint8 images resident on the device, augmented training batches by
     iteration, and evaluation batches sharded over processes (channels-last if asked)."""
 
     input_size = 32

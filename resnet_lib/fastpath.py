@@ -82,7 +82,8 @@ def describe_hardware(device: torch.device, world: int = 1) -> str:
     """e.g. "1x Intel(R) Xeon(R) Processor (2 cores, 2 threads; AVX-512, AVX-512 BF16, AMX BF16)" or "2x NVIDIA H200"."""
     if device.type == "cuda":
         return f"{world}x {torch.cuda.get_device_name(device)}"
-    return f"{world}x {cpu_name()} ({os.cpu_count()} cores, {torch.get_num_threads()} threads; {cpu_capability()})"
+    threads = torch.get_num_threads()
+    return f"{world}x {cpu_name()} ({os.cpu_count()} cores, {threads} thread{'s' * (threads != 1)}; {cpu_capability()})"
 
 
 def resolve(config: TrainConfig, device: torch.device) -> TrainConfig:

@@ -12,7 +12,6 @@ augmentation is seeded by (seed, iteration, position), so a resumed run sees the
 
 from __future__ import annotations
 
-import hashlib
 import os
 from functools import partial
 from pathlib import Path
@@ -22,7 +21,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import datasets, transforms
 from torchvision.transforms import functional as TF
 
-from .data import split_indices
+from .data import augment_seed, order_seed, split_indices, tree_folders, tree_identity
 from .errors import ConfigError
 
 MEAN = (0.485, 0.456, 0.406)  # ImageNet per-channel mean, [0, 1] units (mean subtraction only, as in the paper)
@@ -84,9 +83,9 @@ def _batch_keys(start: int, images: int, batches_per_epoch: int, batch_size: int
     while True:
         if iteration // batches_per_epoch != epoch:
             epoch = iteration // batches_per_epoch
-            order = torch.randperm(images, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+            order = torch.randperm(images, generator=torch.Generator().manual_seed(order_seed(seed, epoch)))
         b = iteration % batches_per_epoch
-        keys = [(int(p), (seed + 1) * 7_919_000_077 + iteration * 100_003 + i)
+        keys = [(int(p), augment_seed(seed, iteration, i))
                 for i, p in enumerate(order[b * batch_size : (b + 1) * batch_size])]
         yield keys[local]
         iteration += 1
@@ -103,23 +102,22 @@ class _Iterable:
 
 
 class ImageFolderPipeline:
-    """The trainer's data interface (batch, eval_batches, identity) over an ImageNet-style tree."""
+    """An ImageNet-style tree streamed from disk through DataLoader workers (a `data.Pipeline`)."""
 
     input_size = 224
+    mean = torch.tensor(MEAN).view(3, 1, 1)  # per channel, subtracted by the transforms
 
     def __init__(self, root: str | Path, batch_size: int, seed: int, val_fraction: float, split_seed: int,
                  device: torch.device, rank: int = 0, world: int = 1, workers: int | None = None):
         root = Path(root)
-        test_dir = root / "val" if (root / "val").is_dir() else root / "test"
-        if not (root / "train").is_dir() or not test_dir.is_dir():
-            raise ConfigError(f"no ImageNet-style tree at {root}: expected {root}/train/<class>/ and {root}/val/<class>/")
+        train_dir, test_dir = tree_folders(root)
         self.root, self.device, self.rank, self.world = root, device, rank, world
         self.batch_size, self.seed = batch_size, seed
         self.workers = min(8, os.cpu_count() or 1) if workers is None else workers
-        train = datasets.ImageFolder(str(root / "train"))
+        train = datasets.ImageFolder(str(train_dir))
         test = datasets.ImageFolder(str(test_dir))
         if test.classes != train.classes:
-            raise ConfigError(f"{test_dir} and {root / 'train'} have different class folders")
+            raise ConfigError(f"{test_dir} and {train_dir} have different class folders")
         self.num_classes = len(train.classes)
         train_idx, val_idx = split_indices(len(train.samples), val_fraction, split_seed)
         if batch_size > len(train_idx) or batch_size % world:
@@ -128,7 +126,6 @@ class ImageFolderPipeline:
         self.eval_sets = {"val": _Seeded(train, val_idx, VAL_TRANSFORM),
                           "test": _Seeded(test, torch.arange(len(test.samples)), TEST_TRANSFORM)}
         self.batches_per_epoch = len(train_idx) // batch_size
-        self._files = train.samples + test.samples
         self._stream, self._next = None, None
 
     def batch(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -150,10 +147,4 @@ class ImageFolderPipeline:
             yield x.to(self.device), y.to(self.device)
 
     def identity(self) -> dict:
-        """Name, and a SHA-256 of the file list (relative paths, sizes, labels): hashing every image is too slow here."""
-        digest = hashlib.sha256()
-        for path, label in self._files:
-            digest.update(f"{Path(path).relative_to(self.root)}\t{os.path.getsize(path)}\t{label}\n".encode())
-        return {"name": f"imagefolder:{self.root.name}", "description": f"ImageNet-style ImageFolder tree at {self.root}",
-                "sha256": digest.hexdigest(), "sha256_of": "file list (paths, sizes, labels)",
-                "train_size": len(self.train_set) + len(self.eval_sets["val"]), "test_size": len(self.eval_sets["test"])}
+        return tree_identity(self.root)

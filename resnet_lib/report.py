@@ -39,12 +39,19 @@ def show_table(table: pd.DataFrame, floatfmt: str = ".2f") -> None:
     display(Markdown(table.to_markdown(index=False, floatfmt=floatfmt, missingval="–")))
 
 
+def hardware_name(hardware: str) -> str:
+    """A recorded hardware string in today's form (fastpath.describe_hardware): early records wrote
+    '1x CPU AMD EPYC (...)' and '1 threads'."""
+    return re.sub(r"\b1 threads\b", "1 thread", re.sub(r"^(\d+x )CPU ", r"\1", hardware))
+
+
 def short_hardware(hardware: str) -> str:
     """'1x Intel(R) Xeon(R) Processor (2 cores, 2 threads; AVX-512, AVX-512 BF16, AMX BF16)' -> 'Intel Xeon
     (2 cores, AMX BF16)': the name, the cores and the most capable unit (they are listed in that order)."""
-    match = re.fullmatch(r"(?:\d+x )?(?:CPU )?(.*?) \((\d+ cores)[^;]*;\s*(.*)\)", hardware)
-    if not match:  # an early record without the units: '1x CPU AMD EPYC (2 cores, 2 threads)' -> 'AMD EPYC (2 cores)'
-        return re.sub(r"\(R\)|\(TM\)| Processor|, \d+ threads?|^(?:1x )?(?:CPU )?", "", hardware).strip()
+    hardware = hardware_name(hardware)
+    match = re.fullmatch(r"(?:\d+x )?(.*?) \((\d+ cores)[^;]*;\s*(.*)\)", hardware)
+    if not match:  # an early record without the units: '1x AMD EPYC (2 cores, 2 threads)' -> 'AMD EPYC (2 cores)'
+        return re.sub(r"\(R\)|\(TM\)| Processor|, \d+ threads?|^1x ", "", hardware).strip()
     name, cores, units = match.groups()
     name = re.sub(r" +", " ", re.sub(r"\(R\)|\(TM\)| Processor", "", name)).strip()
     return f"{name} ({cores}, {units.split(', ')[-1]})"
@@ -84,8 +91,7 @@ def provenance(runs: list[Run]) -> str:
     iterations = sorted({c.iterations for c in configs})
     full = all(s["full_schedule"] for s in summaries)
     schedule = "full 64k-iteration paper schedule" if full else f"SHORT RUN ({', '.join(map(str, iterations))} iterations), not the replication"
-    hardware = sorted({re.sub(r"\b1 threads\b", "1 thread", re.sub(r"^1x CPU ", "1x ", h))
-                       for s in summaries for h in pieces_of(s, "hardware")})
+    hardware = sorted({hardware_name(h) for s in summaries for h in pieces_of(s, "hardware")})
     commits = sorted({(c or "unknown")[:12] for s in summaries for c in pieces_of(s, "git_commit")})
     seeds = sorted({c.seed for c in configs})
     splits = "; ".join(sorted({split_name(c.val_fraction, s["data"]["train_size"]) for c, s in zip(configs, summaries)}))

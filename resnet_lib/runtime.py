@@ -1,5 +1,6 @@
-"""What a run is built from on a device: the device, the data pipeline, the model as it is called
-(channels-last, compiled, DDP-wrapped), the optimizer and the precision context. The trainer, the
+"""What a run is built from on a device: the run resolved for it (`resolve_run`), the device, the data
+pipeline, the model as it is called (channels-last, compiled, DDP-wrapped), the optimizer and the
+precision context. The trainer, the
 evaluator, the published models' check and the benchmark all build from here, so they measure the
 same thing.
 """
@@ -7,18 +8,46 @@ same thing.
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
 
+from . import fastpath
 from .config import TrainConfig
 from .errors import ConfigError
-from .models import build_model, parse_arch
-from .data import CifarPipeline, load_dataset
+from .models import build_model
+from .data import IN_MEMORY_MAX_SIDE, CifarPipeline, ImageDataset, Pipeline, identify, load_dataset, streams_from_disk
 from .imagenet import ImageFolderPipeline
+from .results import Run
 
 
 DEVICES = ("auto", "cpu", "cuda")  # what --device and a notebook's `device` take
+
+
+@dataclass(frozen=True)
+class ResolvedRun:
+    """A run resolved once, for the device it trains on: `config` with precision, memory layout and
+    compilation decided (fastpath.resolve) and its data's identity filled in (data_sha256), the data
+    set's `data_name`, and the run `folder` (results.Run) under the results root. The trainer and the
+    campaign take it as it is; nothing after `resolve_run` changes it."""
+
+    config: TrainConfig
+    data_name: str
+    folder: Run
+
+
+def resolve_run(config: TrainConfig, root: str | Path, device: torch.device) -> ResolvedRun:
+    """`config` resolved for `device` and its data (identified without decoding where the data is known, see
+    data.identify), in its folder under `root`. A config whose data_sha256 is not the data's is a ConfigError."""
+    config = fastpath.resolve(config, device)
+    name, sha256 = identify(config.data)
+    if config.data_sha256 not in (None, sha256):
+        raise ConfigError(f"the data at {config.data} ({name}, sha256 {sha256[:12]}…) is not the data this run was "
+                          f"configured with (sha256 {config.data_sha256[:12]}…)")
+    config = replace(config, data_sha256=sha256)
+    return ResolvedRun(config, name, Run.for_config(config, root, name))
 
 
 def pick_device(device: str = "auto", local_rank: int = 0) -> torch.device:
@@ -61,10 +90,24 @@ def make_optimizer(config: TrainConfig, model) -> torch.optim.SGD:
     return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay, **fast)
 
 
-def make_pipeline(config: TrainConfig, device: torch.device, rank: int = 0, world: int = 1):
-    """The data pipeline of `config`: CIFAR in device memory, or an ImageNet-style ImageFolder tree."""
-    if parse_arch(config.arch).family == "imagenet":
+def make_pipeline(config: TrainConfig, device: torch.device, rank: int = 0, world: int = 1,
+                  loaded: dict[str, ImageDataset] | None = None) -> Pipeline:
+    """The data pipeline of `config`'s source (data.Pipeline): an ImageNet-style tree streamed from disk
+    (ImageFolderPipeline), any other source held in device memory (CifarPipeline). A net that the source
+    cannot feed (a CIFAR net on 224-pixel crops, an ImageNet net on 32-pixel images) is a ConfigError.
+    `loaded`: data sets already loaded, by source, and filled in here (a group of runs loads each once)."""
+    spec, streamed = config.spec, streams_from_disk(config.data)
+    if streamed != (spec.input_size == ImageFolderPipeline.input_size):
+        raise ConfigError(
+            f"{spec.name} takes 224x224 crops of an ImageNet-style tree (train/<class>/ and val/<class>/ of images larger "
+            f"than {IN_MEMORY_MAX_SIDE} px); {config.data} is not one" if not streamed else
+            f"{spec.name} is a CIFAR net ({spec.input_size}x{spec.input_size} inputs); {config.data} holds large images "
+            f"that are cropped to 224x224 for the ImageNet nets (imagenet-resnet18, ...); use one of those, or a CIFAR-shaped source")
+    if streamed:
         return ImageFolderPipeline(config.data, config.batch_size, config.seed, config.val_fraction, config.split_seed,
                                    device, rank, world)
-    return CifarPipeline(load_dataset(config.data), config.batch_size, config.seed, config.val_fraction,
-                         config.split_seed, device, rank, world, channels_last=config.channels_last)
+    loaded = {} if loaded is None else loaded
+    if config.data not in loaded:
+        loaded[config.data] = load_dataset(config.data)
+    return CifarPipeline(loaded[config.data], config.batch_size, config.seed, config.val_fraction, config.split_seed,
+                         device, rank, world, channels_last=config.channels_last)

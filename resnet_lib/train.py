@@ -39,7 +39,8 @@ from .console import announce, progress_stream
 from .evaluation import FoldedModel, evaluate
 from .provenance import environment
 from .results import RESULTS_DIR, Run
-from .runtime import make_autocast, make_model, make_optimizer, make_pipeline, pick_device
+from .data import Pipeline
+from .runtime import ResolvedRun, make_autocast, make_model, make_optimizer, make_pipeline, pick_device, resolve_run
 
 STOP_SYNC_EVERY = 20  # iterations between the processes' agreement on stopping (torchrun jobs)
 
@@ -128,6 +129,17 @@ class TrainState:
         return replace(self, window=self.window.to(device), warm_window=self.warm_window.to(device))
 
 
+@dataclass(frozen=True)
+class _Place:
+    """Where a training loop runs: its device, this process's `rank` among the `world` processes of a
+    torchrun job, and `runs_at_once`, the runs sharing the device meanwhile (recorded with each piece)."""
+
+    device: torch.device
+    rank: int = 0
+    world: int = 1
+    runs_at_once: int = 1
+
+
 def train(config: TrainConfig, out_dir: str | Path = RESULTS_DIR, device: str = "auto", resume: bool = False,
           stop_at: int | None = None, time_limit: float | None = None, progress: bool = True,
           stop_signals: tuple = (signal.SIGINT, signal.SIGTERM), runs_at_once: int = 1) -> Run:
@@ -142,39 +154,32 @@ def train(config: TrainConfig, out_dir: str | Path = RESULTS_DIR, device: str = 
     """
     deadline = None if time_limit is None else time.perf_counter() + time_limit  # start-up counts too
     with stop_on_signals(stop_signals) as signals:  # from the start: a signal while loading stops at the first iteration
-        return _prepare_and_train(config, out_dir, device, resume, stop_at, deadline, progress, signals, runs_at_once)
+        rank, world, local_rank = _distributed()
+        device = pick_device(device, local_rank)
+        if world > 1 and not dist.is_initialized():
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        place = _Place(device, rank, world, runs_at_once)
+        run, data = _prepare(config, out_dir, place)
+        if not run.folder.finished:
+            with run.folder.lock() if rank == 0 else nullcontext():
+                for _ in _steps(run, data, place, resume, _StopDecision(signals, stop_at, deadline, place), progress):
+                    pass
+        return run.folder
 
 
-def _prepare_and_train(config: TrainConfig, out_dir: str | Path, device: str, resume: bool, stop_at: int | None,
-                       deadline: float | None, progress: bool, signals: dict, runs_at_once: int) -> Run:
-    """`train` with the signals caught: set up the processes, device, data and run folder, then run the loop."""
-    rank, world, local_rank = _distributed()
-    device = pick_device(device, local_rank)
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-    run, config, data = _prepare(config, out_dir, device, rank, world)
-    if run.finished:
-        return run
-    with run.lock() if rank == 0 else nullcontext():
-        for _ in _steps(run, config, data, device, rank, world, resume, stop_at, deadline, progress, signals,
-                        runs_at_once):
-            pass
-    return run
-
-
-def _prepare(config: TrainConfig, out_dir: str | Path, device: torch.device, rank: int = 0, world: int = 1
-             ) -> tuple[Run, TrainConfig, object]:
-    """(run folder, config resolved for `device` with its data's identity, data pipeline) of `config`."""
-    config = fastpath.resolve(config, device)
-    data = make_pipeline(config, device, rank, world)
+def _prepare(config: TrainConfig, out_dir: str | Path, place: _Place, loaded: dict | None = None
+             ) -> tuple[ResolvedRun, Pipeline]:
+    """`config` resolved for the device (runtime.resolve_run) and its data pipeline, checked to hold the data
+    the run is resolved with. `loaded`: data sets already loaded, by source (runtime.make_pipeline)."""
+    run = resolve_run(config, out_dir, place.device)
+    data = make_pipeline(run.config, place.device, place.rank, place.world, loaded)
     identity = data.identity()
-    if config.data_sha256 not in (None, identity["sha256"]):
+    if identity["sha256"] != run.config.data_sha256:
         raise ConfigError(f"the data at {config.data} ({identity['name']}, sha256 {identity['sha256'][:12]}…) is not "
-                          f"the data this run was configured with (sha256 {config.data_sha256[:12]}…)")
-    config = replace(config, data_sha256=identity["sha256"])
-    return Run.for_config(config, out_dir, identity["name"]), config, data
+                          f"the data this run was resolved with (sha256 {run.config.data_sha256[:12]}…)")
+    return run, data
 
 
 def train_group(configs: list[TrainConfig], out_dir: str | Path = RESULTS_DIR, device: str = "auto",
@@ -187,9 +192,10 @@ def train_group(configs: list[TrainConfig], out_dir: str | Path = RESULTS_DIR, d
     folder, lock, checkpoints and record, resumable alone or in another group. On CPU a run trained in a
     group equals the same run trained alone, bit for bit (tested). On CUDA each run's kernels go to a
     stream of its own, so that the GPU overlaps the many small kernels of small nets that one run alone
-    leaves it waiting on. A signal or the time limit checkpoints every unfinished run; a signal then
-    raises TrainingInterrupted (for the first of them), after all have saved. A run that diverges stops
-    alone; the others train on, and TrainingDiverged names it at the end. One process only (no torchrun).
+    leaves it waiting on. A data set is loaded once for all the runs that read it. A signal or the time
+    limit checkpoints every unfinished run; a signal then raises TrainingInterrupted (for the first of
+    them), after all have saved. A run that diverges stops alone; the others train on, and
+    TrainingDiverged names it at the end. One process only (no torchrun).
     `runs_at_once`: the runs sharing the device meanwhile, recorded with each piece (default: these).
     """
     if _distributed()[1] > 1:
@@ -199,15 +205,16 @@ def train_group(configs: list[TrainConfig], out_dir: str | Path = RESULTS_DIR, d
         device = pick_device(device)
         if device.type == "cuda":
             torch.cuda.set_device(device)
+        place, loaded = _Place(device, runs_at_once=runs_at_once or len(configs)), {}
+        should_stop = _StopDecision(signals, stop_at, deadline, place)
         runs, steppers = [], []
         for config in configs:
-            run, config, data = _prepare(config, out_dir, device)
-            runs.append(run)
-            if not run.finished and run.path not in {r.path for r in runs[:-1]}:
-                held.enter_context(run.lock())
+            run, data = _prepare(config, out_dir, place, loaded)
+            runs.append(run.folder)
+            if not run.folder.finished and run.folder not in runs[:-1]:
+                held.enter_context(run.folder.lock())
                 stream = torch.cuda.Stream(device) if device.type == "cuda" else None
-                steppers.append((_steps(run, config, data, device, 0, 1, resume, stop_at, deadline, False, signals,
-                                        runs_at_once or len(configs)), stream))
+                steppers.append((_steps(run, data, place, resume, should_stop, False), stream))
         bar = tqdm(total=len(steppers), desc=f"{len(steppers)} runs together", unit="run", file=progress_stream(),
                    disable=not progress or not steppers)
         interrupted, diverged = [], []
@@ -236,12 +243,13 @@ def train_group(configs: list[TrainConfig], out_dir: str | Path = RESULTS_DIR, d
     return runs
 
 
-def _steps(run: Run, config: TrainConfig, data, device: torch.device, rank: int, world: int, resume: bool,
-           stop_at: int | None, deadline: float | None, progress: bool, signals: dict, runs_at_once: int):
+def _steps(resolved: ResolvedRun, data: Pipeline, place: _Place, resume: bool, should_stop: _StopDecision,
+           progress: bool):
     """The training loop of one run, with its folder held and its data loaded, as a generator that yields
     after each iteration: `train` drives one to its end, `train_group` several in turn. It returns when
-    the run is finished or stopped (stop_at, `deadline` in time.perf_counter() seconds), and raises
-    TrainingInterrupted after checkpointing on a signal."""
+    the run is finished or `should_stop` says so (stop_at, time limit), and raises TrainingInterrupted
+    after checkpointing on a signal."""
+    run, config, device, rank = resolved.folder, resolved.config, place.device, place.rank
     if run.finished:  # finished by the process that held the lock before us
         return
     warning = fastpath.slow_precision_warning(config, device)
@@ -252,7 +260,8 @@ def _steps(run: Run, config: TrainConfig, data, device: torch.device, rank: int,
     optimizer = make_optimizer(config, raw_model)
     autocast = make_autocast(config, device)
     state = _load_or_start(run, config, raw_model, optimizer, device, rank, resume)
-    piece = {"start_iteration": state.iteration, "train_s": 0.0, "eval_s": 0.0, **environment(config, device, world, runs_at_once)}
+    piece = {"start_iteration": state.iteration, "end_iteration": state.iteration, "train_s": 0.0, "eval_s": 0.0,
+             **environment(config, device, place.world, place.runs_at_once)}
     state.pieces.append(piece)
 
     bar = tqdm(total=config.iterations, initial=state.iteration, desc=run.path.name, disable=not progress or rank != 0,
@@ -260,17 +269,15 @@ def _steps(run: Run, config: TrainConfig, data, device: torch.device, rank: int,
     clock = time.perf_counter()
     model.train()
     with bar:
-        should_stop = _StopDecision(signals, stop_at, deadline, world, device)
         while state.iteration < config.iterations:
             reason = should_stop(state.iteration)
             if reason:
                 piece["train_s"] += time.perf_counter() - clock
-                piece["end_iteration"] = state.iteration
                 _save_checkpoint(run, config, state, raw_model, optimizer, rank)
                 if reason == "signal":
-                    raise TrainingInterrupted(f"{signals['signal']} at iteration {state.iteration}: checkpoint saved in "
+                    raise TrainingInterrupted(f"{should_stop.signal} at iteration {state.iteration}: checkpoint saved in "
                                               f"{run.path}; continue with --resume (the same command resumes a notebook)",
-                                              signals["signal"], state.iteration, run.path)
+                                              should_stop.signal, state.iteration, run.path)
                 return
 
             lr = config.lr_at(state.iteration, state.warming_up)
@@ -279,6 +286,7 @@ def _steps(run: Run, config: TrainConfig, data, device: torch.device, rank: int,
             x, y = data.batch(state.iteration)
             loss, logits = train_step(model, optimizer, x, y, autocast)
             state.iteration += 1
+            piece["end_iteration"] = state.iteration
             _accumulate(state, config, loss, logits, y)
             bar.update(1)
             if state.iteration == piece["start_iteration"] + 1:
@@ -293,11 +301,9 @@ def _steps(run: Run, config: TrainConfig, data, device: torch.device, rank: int,
                                 img_s=f"{config.batch_size * (state.iteration - piece['start_iteration']) / max(piece['train_s'], 1e-9):.0f}",
                                 refresh=False)
                 if state.iteration < config.iterations:
-                    piece["end_iteration"] = state.iteration
                     _save_checkpoint(run, config, state, raw_model, optimizer, rank)
                 clock = time.perf_counter()
             yield
-    piece["end_iteration"] = state.iteration
     if rank == 0:
         _finish(run, config, state, raw_model, data)
 
@@ -417,8 +423,14 @@ class _StopDecision:
 
     REASONS = (None, "stop at", "time limit", "signal")
 
-    def __init__(self, signals: dict, stop_at: int | None, deadline: float | None, world: int, device):
-        self.signals, self.stop_at, self.deadline, self.world, self.device = signals, stop_at, deadline, world, device
+    def __init__(self, signals: dict, stop_at: int | None, deadline: float | None, place: _Place):
+        self.signals, self.stop_at, self.deadline = signals, stop_at, deadline
+        self.world, self.device = place.world, place.device
+
+    @property
+    def signal(self) -> str | None:
+        """The name of the first signal caught, or None."""
+        return self.signals["signal"]
 
     def __call__(self, iteration: int) -> str | None:
         at_stop = self.stop_at is not None and iteration >= self.stop_at

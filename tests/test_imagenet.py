@@ -57,3 +57,22 @@ def test_missing_val_folder_is_a_clear_error(tmp_path):
         ImageFolderPipeline(tmp_path, 4, 0, 0.0, 0, torch.device("cpu"))
     with pytest.raises(ConfigError):
         train(replace(TrainConfig(arch="imagenet-resnet18", data=str(tmp_path))), out_dir=tmp_path / "r", device="cpu")
+
+
+def test_the_source_chooses_the_pipeline_and_a_net_it_cannot_feed_is_a_clear_error(tree, tmp_path):
+    from resnet_lib.data import identify, streams_from_disk
+    from resnet_lib.runtime import make_pipeline
+
+    small = tmp_path / "small"  # a CIFAR-shaped ImageFolder tree: held in memory
+    for split in ("train", "test"):
+        (small / split / "a").mkdir(parents=True)
+        Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(small / split / "a" / "0.png")
+    assert streams_from_disk(str(tree)) and not streams_from_disk(str(small)) and not streams_from_disk("cifar10")
+    cpu = torch.device("cpu")
+    pipeline = make_pipeline(TrainConfig(arch="imagenet-resnet18", data=str(tree), batch_size=4), cpu)
+    assert isinstance(pipeline, ImageFolderPipeline) and pipeline.mean.shape == (3, 1, 1)
+    assert identify(str(tree))[1] == pipeline.identity()["sha256"]  # the file list, without decoding the tree
+    with pytest.raises(ConfigError, match="resnet20 is a CIFAR net"):
+        make_pipeline(TrainConfig(arch="resnet20", data=str(tree)), cpu)
+    with pytest.raises(ConfigError, match="imagenet-resnet18 takes 224x224 crops"):
+        make_pipeline(TrainConfig(arch="imagenet-resnet18", data="synthetic"), cpu)
