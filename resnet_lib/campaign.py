@@ -7,20 +7,15 @@ It prints what it will do and how long it expects, skips runs already recorded i
 resumes unfinished ones from the work folder (outside the checkout, so that a later continuation
 on the same machine finds them; a GPU lease's unfinished runs go there too) before it starts new
 ones, skips steps this machine does not run well (bf16 without native
-support), and stops cleanly at the time limit. Each run trains in a process of its own
-(`python -m resnet_lib train ... --resume`); a finished run's records are copied into results/ at
+support), and stops cleanly at the time limit. Each run trains in a process of its own, through
+launch.LocalExecutor (`python -m resnet_lib train ... --resume`); a finished run's records are copied into results/ at
 once, ready to commit.
 """
 
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -34,11 +29,11 @@ except ImportError:  # Python 3.10
 from . import fastpath
 from .checkpoint import CheckpointError, load_checkpoint
 from .config import TrainConfig, schedule_settings
-from .errors import ConfigError
 from .console import announce
-from .commands import train_command
-from .train import estimate_seconds, stop_on_signals
+from .errors import ConfigError
+from .launch import LocalExecutor
 from .results import RESULTS_DIR, Run, find_run
+from .train import estimate_seconds
 
 PLAN = Path("campaign.toml")
 WORK_DIR = Path(os.environ.get("RESNET_LIB_WORK", Path.home() / ".cache" / "resnet_lib" / "runs"))
@@ -82,70 +77,24 @@ def load_plan(path: str | Path = PLAN) -> list[Step]:
 def run_campaign(plan: str | Path = PLAN, results: str | Path = RESULTS_DIR, work: str | Path = WORK_DIR,
                  time_limit: float | None = None, dry_run: bool = False, concurrent: int = 1) -> int:
     """Train the plan's missing runs in order, up to `concurrent` at once (each on its share of the cores),
-    until done or `time_limit` seconds; returns the number finished."""
-    device = torch.device("cpu")
-    deadline = None if time_limit is None else time.time() + time_limit
+    until done or `time_limit` seconds; returns the number finished. They train in `work` through a
+    launch.LocalExecutor; each finished run's records are copied into `results` at once."""
     work = Path(work)
-    todo = _announce_plan(load_plan(plan), results, work, device)
+    todo = _announce_plan(load_plan(plan), results, work, torch.device("cpu"))
     if dry_run:
         return 0
-    finished = 0
-    running = {}  # process -> the config it trains
 
-    def pass_on(number: int) -> None:  # a SIGTERM to the training processes (a Ctrl-C reaches them through the terminal)
-        if number == signal.SIGTERM:
-            for child in list(running):
-                if child.poll() is None:
-                    child.send_signal(number)
+    def record(run: Run) -> None:
+        copy_records(run, results)
+        announce(f"campaign: recorded {Path(results) / run.path.name} (test error "
+                 f"{run.summary()['final']['test_error']:.2f}%); commit it")
 
-    with stop_on_signals((signal.SIGINT, signal.SIGTERM), on_signal=pass_on) as stop:  # no further run starts
-        while todo or running:
-            remaining = None if deadline is None else deadline - time.time()
-            while todo and len(running) < concurrent and not stop["signal"] and (remaining is None or remaining >= MIN_PIECE_S):
-                at_once = min(concurrent, len(running) + len(todo))
-                config = todo.pop(0)
-                command = shlex.split(train_command(config, work))[1:] + ["--resume", "--device", "cpu", "--no-progress",
-                                                                         "--runs-at-once", str(at_once)]
-                if remaining is not None:
-                    command += ["--time-limit", f"{remaining - 60:.0f}"]  # a minute for loading data and the last checkpoint
-                announce(f"campaign: {' '.join(['python'] + command)}")
-                running[_start_child([sys.executable] + command, at_once, stop)] = config
-            if not running:
-                if todo and not stop["signal"]:
-                    announce(f"campaign: {remaining:.0f} s left, less than a piece needs ({MIN_PIECE_S} s); stopping here")
-                break
-            child, status = _wait_any(running)
-            run = find_run(running.pop(child), work)
-            if run is not None:
-                copy_records(run, results)
-                announce(f"campaign: recorded {Path(results) / run.path.name} (test error "
-                         f"{run.summary()['final']['test_error']:.2f}%); commit it")
-                finished += 1
-            elif status != 0 and not stop["signal"]:
-                announce(f"campaign: a run ended with status {status}; going on with the next")
-        if stop["signal"]:
-            announce(f"campaign: stopped on {stop['signal']}; an unfinished run saved its checkpoint in {work} and "
-                     f"resumes next time")
-    return finished
-
-
-def _start_child(command: list[str], at_once: int, stop: dict) -> subprocess.Popen:
-    """Start a training process on its share of the cores (its threads) when `at_once` run together."""
-    env = dict(os.environ, OMP_NUM_THREADS=str(fastpath.threads_per_run(at_once))) if at_once > 1 else None
-    child = subprocess.Popen(command, env=env)
-    if stop["signal"] == "SIGTERM":  # it came while the process was being started
-        child.send_signal(signal.SIGTERM)
-    return child
-
-
-def _wait_any(running: dict) -> tuple[subprocess.Popen, int]:
-    """The first of the `running` processes to end, and its exit status."""
-    while True:
-        for child in running:
-            status = child.poll()
-            if status is not None:
-                return child, status
-        time.sleep(0.5)
+    executor = LocalExecutor(concurrent, 1, "cpu", min_piece_s=MIN_PIECE_S, name="campaign")
+    outcomes = executor.run(todo, work, time_limit, on_finished=record)
+    for outcome in outcomes:  # finished in `work` by an earlier call that stopped before copying it
+        if outcome.finished and find_run(outcome.config, results) is None:
+            record(outcome.run)
+    return sum(outcome.finished for outcome in outcomes)
 
 
 def _resumes_at(run: Run) -> int:

@@ -8,13 +8,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from .analysis import describe
 from .checkpoint import CheckpointError, RecordWriteError
 from .config import SCHEDULES, TrainConfig, cli_fields, schedule_settings
+from .data import load_dataset
 from .errors import ConfigError
 from .models import PAPER_ARCHS, parse_arch, parse_shortcut
-from .data import load_dataset
 from .results import RESULTS_DIR, SMOKE_DIR, RunBusy
 from .runtime import DEVICES
 
@@ -54,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("train", help="train with the paper's recipe (CIFAR nets; ImageNet nets on an ImageFolder tree)")
     _add_config_options(p, required=("arch",))
+    p.add_argument("--configs", help="instead of the options above: a JSON file listing configurations (TrainConfig "
+                   "fields) to train together in one process, stepped in turn, each its own run (what a sweep's "
+                   "--together starts)")
     _add_execution_options(p)
     p.add_argument("--resume", action="store_true", help="continue an unfinished run of the same experiment")
     p.add_argument("--stop-at", type=_positive_int, help="checkpoint and stop at this iteration (resume later)")
@@ -118,7 +122,7 @@ def _add_config_options(p: argparse.ArgumentParser, required: tuple = (), skip: 
         default = "auto" if f.default is None else ",".join(map(str, f.default)) if isinstance(f.default, tuple) else f.default
         text = f.metadata["help"] if "default:" in f.metadata["help"] else f"{f.metadata['help']} (default: {default})"
         if f.name in required:
-            text = f"{f.metadata['help'].split(' (default:')[0]} (required)"
+            text = f"{f.metadata['help'].split(' (default:')[0]} (required, unless --configs)"
         options = {"help": text.replace("%", "%%"), "default": None}
         if f.type == "bool | None":
             options["action"] = argparse.BooleanOptionalAction
@@ -128,7 +132,7 @@ def _add_config_options(p: argparse.ArgumentParser, required: tuple = (), skip: 
                 options["type"] = _shortcut
             elif f.metadata["choices"]:
                 options["choices"] = f.metadata["choices"]
-        p.add_argument(flag, required=f.name in required, **options)
+        p.add_argument(flag, **options)  # a required one is checked by its command (train: --arch, or --configs)
     p.add_argument("--schedule", choices=tuple(SCHEDULES), help="the paper's schedule (full) or a fraction of it: 1/8 is "
                    "8k iterations with lr /10 at 4k and 6k (sets --iterations and --milestones)")
     p.add_argument("--download", action="store_true", help="download CIFAR-10 through torchvision if missing (internet)")
@@ -177,31 +181,46 @@ def _milestones(value: str) -> tuple[int, ...]:
 
 
 def _train(args) -> int:
-    from .train import TrainingDiverged, TrainingInterrupted, train
+    from .train import TrainingDiverged, TrainingInterrupted, train, train_group
 
-    config = _config(args)
+    if args.configs is None and args.arch is None:
+        raise ConfigError("--arch is required (or --configs, a JSON list of configurations to train together)")
+    configs = [_config(args)] if args.configs is None else _configs_file(args.configs)
     if args.download:
-        load_dataset(config.data, download=True)
+        load_dataset(configs[0].data, download=True)
+    options = dict(out_dir=_out(args, configs[0].data), device=args.device, resume=args.resume, stop_at=args.stop_at,
+                   time_limit=args.time_limit, progress=not args.no_progress, runs_at_once=args.runs_at_once)
     try:
-        run = train(config, out_dir=_out(args, config.data), device=args.device, resume=args.resume, stop_at=args.stop_at,
-                    time_limit=args.time_limit, progress=not args.no_progress, runs_at_once=args.runs_at_once)
+        runs = [train(configs[0], **options)] if args.configs is None else train_group(configs, **options)
     except TrainingInterrupted as stop:
         print(f"interrupted: {stop}", file=sys.stderr)
         return 130
     except TrainingDiverged as error:
         print(f"diverged: {error}", file=sys.stderr)
         return 1
-    if not run.finished:
-        print(f"stopped early; checkpoint in {run.path}; continue with the same command and --resume")
-        return 0
-    final = run.summary()["final"]
-    print(f"{run.path}: test error {final['test_error']:.2f}%, validation error {final['val_error']:.2f}%, "
-          f"training error {final['train_error']:.2f}%")
+    for run in runs:
+        if not run.finished:
+            print(f"stopped early; checkpoint in {run.path}; continue with the same command and --resume")
+            continue
+        final = run.summary()["final"]
+        print(f"{run.path}: test error {final['test_error']:.2f}%, validation error {final['val_error']:.2f}%, "
+              f"training error {final['train_error']:.2f}%")
     return 0
 
 
+def _configs_file(path: str) -> list[TrainConfig]:
+    """The configurations listed in a JSON file (a list of TrainConfig dicts), or ConfigError saying what is wrong."""
+    try:
+        listed = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"--configs {path}: not a readable JSON file ({error})") from None
+    if not isinstance(listed, list) or not listed or not all(isinstance(c, dict) for c in listed):
+        raise ConfigError(f"--configs {path}: expected a JSON list of configurations (objects of TrainConfig fields)")
+    return [TrainConfig.from_dict({k: tuple(v) if k == "milestones" else v for k, v in c.items()}) for c in listed]
+
+
 def _sweep(args) -> int:
-    from .sweep import sweep
+    from .launch import LocalExecutor
 
     configs = [_config(args, arch=arch, shortcut=shortcut if parse_arch(arch).residual else None, seed=seed)
                for arch in args.archs for shortcut in (args.shortcuts or [None]) for seed in args.seeds]
@@ -210,25 +229,21 @@ def _sweep(args) -> int:
     if args.download:
         load_dataset(data, download=True)
     if args.executor == "slurm":
-        return _sweep_on_slurm(args, configs, _out(args, data))
-    done = sweep(configs, args.concurrent, _out(args, data), args.device, args.time_limit, args.together)
-    for config, (run, finished) in zip(configs, done):
-        where = run.path if run else f"{config.arch} seed {config.seed} (not started)"
-        print(f"{'finished' if finished else 'unfinished (rerun to continue)'}: {where}")
+        from .cluster import SlurmExecutor, SlurmOptions
+
+        executor = SlurmExecutor(SlurmOptions(args.partition, args.time, args.cpus_per_run, args.gpus_per_run,
+                                              args.tasks_per_run, args.nodes), wait=args.wait)
+    else:
+        executor = LocalExecutor(args.concurrent, args.together, args.device)
+    outcomes = executor.run(configs, _out(args, data), args.time_limit)
+    if args.executor == "slurm":
+        for config, log in executor.failed:
+            print(f"failed: {config.arch} seed {config.seed}; log {log}", file=sys.stderr)
+        return 1 if executor.failed else 0
+    for outcome in outcomes:
+        where = outcome.run.path if outcome.run else f"{outcome.config.arch} seed {outcome.config.seed} (not started)"
+        print(f"{'finished' if outcome.finished else 'unfinished (rerun to continue)'}: {where}")
     return 0
-
-
-def _sweep_on_slurm(args, configs: list[TrainConfig], out: str) -> int:
-    from .cluster import SlurmOptions, submit, wait
-
-    options = SlurmOptions(args.partition, args.time, args.cpus_per_run, args.gpus_per_run, args.tasks_per_run, args.nodes)
-    jobs = submit(configs, out, options)
-    if not args.wait or not jobs:
-        return 0
-    failed = wait(jobs, [TrainConfig.from_dict(j.submission().args[0]) for j in jobs])
-    for config, log in failed:
-        print(f"failed: {config.arch} seed {config.seed}; log {log}", file=sys.stderr)
-    return 1 if failed else 0
 
 
 def _campaign(args) -> int:

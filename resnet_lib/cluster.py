@@ -1,5 +1,5 @@
-"""Sweeps on a Slurm cluster through submitit: one job of a job array per run, requeued when Slurm
-warns of its time limit or preemption, and resumed exactly.
+"""Sweeps on a Slurm cluster through submitit (`SlurmExecutor`, a launch.Executor): one job of a job
+array per run, requeued when Slurm warns of its time limit or preemption, and resumed exactly.
 
     python -m resnet_lib sweep --archs resnet20,resnet56 --seeds 0,1,2 --data cifar10-jpeg --executor slurm \\
         --partition gpu --time 240 --gpus-per-run 1 --wait
@@ -26,8 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import TrainConfig
-from .errors import ConfigError
 from .data import locate
+from .errors import ConfigError
+from .launch import Outcome
 from .results import RunBusy, find_run
 
 
@@ -152,3 +153,28 @@ def wait(jobs: list, configs: list[TrainConfig], progress: bool = True) -> list[
                 bar.update(1)
             time.sleep(1)
     return failed
+
+
+class SlurmExecutor:
+    """A launch.Executor on a Slurm cluster: the runs not yet recorded nor being trained as one job array
+    (`submit`), and, with `wait`, a progress bar until they end (`wait`). Each job resolves its run on its
+    own node (precision, layout: the login node's hardware is not the job's); a job's time is
+    `options.time_min`, after which it is checkpointed and requeued, so `time_limit` is not used here."""
+
+    def __init__(self, options: SlurmOptions, wait: bool = False, announce=print):
+        self.options, self.wait, self.announce = options, wait, announce
+        self.failed: list[tuple[TrainConfig, str]] = []  # (config, log) of the jobs that failed, after a wait
+
+    def run(self, configs: list[TrainConfig], out_dir: str | Path, time_limit: float | None = None,
+            on_finished=None) -> list[Outcome]:
+        recorded = [find_run(config, out_dir) is not None for config in configs]
+        jobs = submit(configs, out_dir, self.options, self.announce)
+        if self.wait and jobs:
+            self.failed = wait(jobs, [TrainConfig.from_dict(j.submission().args[0]) for j in jobs])
+        outcomes = []
+        for config, before in zip(configs, recorded):
+            run = find_run(config, out_dir, finished=False)
+            outcomes.append(Outcome(config, run, run is not None and run.finished))
+            if run is not None and run.finished and not before and on_finished is not None:
+                on_finished(run)
+        return outcomes

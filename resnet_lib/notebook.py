@@ -25,10 +25,10 @@ import matplotlib.pyplot as plt
 from . import plots, report
 from .claims import layer_response_claims, show_claims, show_layer_response_claims
 from .config import SCHEDULES, TrainConfig, schedule_settings
-from .errors import ConfigError
-from .models import parse_shortcut
 from .console import announce, kernel_shutting_down, leave_kernel
 from .data import default_source, identify, locate
+from .errors import ConfigError
+from .models import parse_shortcut
 from .report import run_table, save_figure, show_table
 from .results import RESULTS_DIR, SMOKE_DIR, Run, find_run, list_runs, longest
 from .runtime import DEVICES

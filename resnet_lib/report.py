@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from .commands import sweep_commands, train_command
 from .config import TrainConfig
 from .console import tell_terminal
-from .commands import sweep_commands, train_command
 from .results import RESULTS_DIR, Run, devices_of, pieces_of
 
 FIGURES_DIR = Path("figures")

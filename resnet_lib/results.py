@@ -28,8 +28,8 @@ import pandas as pd
 
 from .checkpoint import write_error
 from .config import SCHEDULES, TrainConfig
-from .models import parse_arch, resolve_shortcut
 from .data import identify
+from .models import parse_arch, resolve_shortcut
 
 RESULTS_DIR = Path("results")
 SMOKE_DIR = RESULTS_DIR / "smoke"  # runs on synthetic data: tries, never part of the record (git-ignored)

@@ -16,10 +16,10 @@ import torch.distributed as dist
 
 from . import fastpath
 from .config import TrainConfig
-from .errors import ConfigError
-from .models import build_model
 from .data import IN_MEMORY_MAX_SIDE, CifarPipeline, ImageDataset, Pipeline, identify, load_dataset, streams_from_disk
+from .errors import ConfigError
 from .imagenet import ImageFolderPipeline
+from .models import build_model
 from .results import Run
 
 

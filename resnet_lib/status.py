@@ -10,8 +10,8 @@ import pandas as pd
 
 from . import paper
 from .config import TrainConfig
-from .models import SHORTCUT_OPTIONS, paper_name, parse_arch, resolve_shortcut
 from .data import CIFAR10_SHA256
+from .models import SHORTCUT_OPTIONS, paper_name, parse_arch, resolve_shortcut
 from .report import how, show_table
 from .results import Run, list_runs, longest
 

@@ -33,13 +33,13 @@ from . import fastpath
 from .analysis import count_macs, count_params, layer_responses
 from .checkpoint import FORMAT, atomic_save, load_checkpoint
 from .config import TrainConfig
-from .errors import ConfigError
-from .models import build_model
 from .console import announce, progress_stream
+from .data import Pipeline
+from .errors import ConfigError
 from .evaluation import FoldedModel, evaluate
+from .models import build_model
 from .provenance import environment
 from .results import RESULTS_DIR, Run
-from .data import Pipeline
 from .runtime import ResolvedRun, make_autocast, make_model, make_optimizer, make_pipeline, pick_device, resolve_run
 
 STOP_SYNC_EVERY = 20  # iterations between the processes' agreement on stopping (torchrun jobs)

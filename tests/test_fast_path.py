@@ -11,7 +11,7 @@ import torch
 from resnet_lib import fastpath
 from resnet_lib.config import TrainConfig
 from resnet_lib.report import benchmark_table, evaluation_benchmark_table
-from resnet_lib.sweep import sweep
+from resnet_lib.launch import LocalExecutor
 from resnet_lib.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,6 +26,12 @@ def test_bf16_channels_last_path_trains_and_is_recorded_as_such(tmp_path):
     assert metrics["train_loss"].notna().all() and metrics["test_error"].between(0, 100).all()
     fp32 = train(replace(TINY, precision="fp32"), out_dir=tmp_path, device="cpu", progress=False)
     assert run.path != fp32.path and fp32.config().precision == "fp32"  # another experiment
+
+
+def sweep(configs, concurrent, out_dir, device, together=1, time_limit=None):
+    """(run, finished) of each config, trained by the executor the CLI's sweep uses."""
+    outcomes = LocalExecutor(concurrent, together, device).run(configs, out_dir, time_limit)
+    return [(o.run, o.finished) for o in outcomes]
 
 
 def test_sweep_trains_each_config_into_its_own_resumable_run(tmp_path):

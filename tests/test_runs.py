@@ -219,4 +219,4 @@ def test_a_campaign_finishes_begun_runs_first_and_trains_two_at_once_each_on_its
     assert [(p["start_iteration"], p["end_iteration"]) for p in pieces["plain8"]] == [(0, 10), (10, 30)]
     (resnet8_piece,) = pieces["resnet8"]  # one piece, not a resume
     for piece in (pieces["plain8"][1], resnet8_piece):
-        assert piece["runs_at_once"] == 2 and f"{threads} threads" in piece["hardware"]
+        assert piece["runs_at_once"] == 2 and f"{threads} thread{'s' * (threads != 1)};" in piece["hardware"]

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-SWEEP = ["sweep", "--archs", "resnet8,plain8", "--data", "synthetic", "--iterations", "200", "--eval-every", "20",
+SWEEP = ["sweep", "--archs", "resnet8,plain8", "--data", "synthetic", "--iterations", "400", "--eval-every", "20",
          "--batch-size", "32", "--executor", "slurm", "--cpus-per-run", "1", "--time", "10"]
 
 

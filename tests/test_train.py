@@ -175,6 +175,8 @@ def _cli(*args, **kwargs):
     ["--arch", "resnet19", "--data", "synthetic"],
     ["--arch", "resnet20", "--data", "synthetic", "--iterations", "0"],
     ["--arch", "resnet20", "--data", "synthetic", "--device", "tpu"],
+    ["--data", "synthetic"],  # no --arch, no --configs
+    ["--configs", "/no/such/file.json"],
 ])
 def test_cli_train_bad_values_exit_2_with_one_line(args, tmp_path, cli):
     code, _, stderr = cli("train", *args, "--out", str(tmp_path))

@@ -1,0 +1,148 @@
+"""One way to launch runs: an executor trains a list of configurations somewhere and says how each ended.
+
+    LocalExecutor(concurrent=4, together=3, device="cuda").run(configs, "results", time_limit=540)
+    SlurmExecutor(SlurmOptions(partition="gpu"), wait=True).run(configs, "/shared/results")   # cluster.py
+
+The CLI's `sweep` (and through it the GPU lease script) and the campaign launch through these. Every
+executor skips runs already recorded and resumes unfinished ones, and each run stays recorded and
+resumable on its own. Adding a scheduler is one new class with the `Executor.run` method.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Protocol
+
+from .commands import train_command
+from .config import TrainConfig
+from .console import announce
+from .fastpath import threads_per_run
+from .results import Run
+from .runtime import pick_device, resolve_run
+from .train import stop_on_signals
+
+STOP_MARGIN_S = 30  # a process stops this long before a time limit: its last evaluation and checkpoint
+
+
+@dataclass
+class Outcome:
+    """How one configuration ended: its run folder (None if never started) and whether it is finished."""
+
+    config: TrainConfig
+    run: Run | None
+    finished: bool
+
+
+class Executor(Protocol):
+    def run(self, configs: list[TrainConfig], out_dir: str | Path, time_limit: float | None = None,
+            on_finished: Callable[[Run], None] | None = None) -> list[Outcome]:
+        """Train `configs` into `out_dir`, in their order, and return their outcomes in that order.
+        `on_finished(run)` is called for each run as it finishes; at `time_limit` seconds (or on a signal)
+        what trains checkpoints and stops, and the same call later continues it."""
+
+
+class LocalExecutor:
+    """Training processes on this machine: `concurrent` at a time, `together` runs in each (train.train_group:
+    stepped in turn, a CUDA stream each), the CPU cores shared among the processes. Each runs a command of
+    the CLI, announced before it starts (`python -m resnet_lib train ... --resume`; `--configs` for a group).
+
+    Each run is resolved once, here, for the device (runtime.resolve_run): its process trains that
+    configuration and its folder is where the outcome is read. With a time limit no process starts with
+    less than `min_piece_s` left, and each stops STOP_MARGIN_S before it. A SIGTERM is passed on to the
+    processes (a terminal's Ctrl-C reaches them itself); after either, no further process starts.
+    """
+
+    def __init__(self, concurrent: int = 1, together: int = 1, device: str = "auto", min_piece_s: float = 0.0,
+                 name: str = "sweep"):
+        self.concurrent, self.together, self.device, self.min_piece_s, self.name = concurrent, together, device, min_piece_s, name
+
+    def run(self, configs: list[TrainConfig], out_dir: str | Path, time_limit: float | None = None,
+            on_finished: Callable[[Run], None] | None = None) -> list[Outcome]:
+        deadline = None if time_limit is None else time.time() + time_limit
+        device = pick_device(self.device)
+        resolved = [resolve_run(config, out_dir, device) for config in configs]
+        outcomes = {r.folder: Outcome(r.config, r.folder, True) if r.folder.finished else Outcome(r.config, None, False)
+                    for r in resolved}  # a recorded run is not trained again
+        todo = list({r.folder: r for r in resolved if not r.folder.finished}.values())
+        groups = [todo[i:i + self.together] for i in range(0, len(todo), self.together)]
+        running: dict[subprocess.Popen, list] = {}
+
+        def pass_on(number: int) -> None:
+            if number == signal.SIGTERM:
+                for child in list(running):
+                    if child.poll() is None:
+                        child.send_signal(number)
+
+        with stop_on_signals((signal.SIGINT, signal.SIGTERM), on_signal=pass_on) as stop, \
+                tempfile.TemporaryDirectory() as folder:
+            while groups or running:
+                remaining = None if deadline is None else deadline - time.time()
+                while (groups and len(running) < self.concurrent and not stop["signal"]
+                       and (remaining is None or remaining > max(self.min_piece_s, 0))):
+                    group = groups.pop(0)
+                    starting = [group] + groups[:self.concurrent - len(running) - 1]  # with the next that start meanwhile
+                    processes = len(running) + len(starting)
+                    runs_at_once = sum(map(len, running.values())) + sum(map(len, starting))
+                    command = self._command(group, out_dir, device.type, runs_at_once, remaining, Path(folder))
+                    announce(f"{self.name}: {shlex.join(['python'] + command[1:])}")
+                    threads = threads_per_run(processes) if device.type == "cpu" and processes > 1 else None
+                    running[_start(command, threads, stop)] = group
+                if not running:
+                    if groups and not stop["signal"]:
+                        announce(f"{self.name}: {remaining:.0f} s left, less than a piece needs ({self.min_piece_s:.0f} s); "
+                                 f"stopping here")
+                    break
+                child, status = _wait_any(running)
+                for run in running.pop(child):
+                    finished = run.folder.finished
+                    outcomes[run.folder] = Outcome(run.config, run.folder if run.folder.path.exists() else None, finished)
+                    if finished and on_finished is not None:
+                        on_finished(run.folder)
+                if status not in (0, 130) and not stop["signal"]:
+                    announce(f"{self.name}: a training process ended with status {status}; going on with the next")
+            if stop["signal"]:
+                announce(f"{self.name}: stopped on {stop['signal']}; what was training saved its checkpoint in {out_dir} "
+                         f"and resumes next time")
+        return [outcomes[r.folder] for r in resolved]
+
+    def _command(self, group: list, out_dir, device: str, runs_at_once: int, remaining: float | None,
+                 folder: Path) -> list[str]:
+        """The CLI command that trains `group` (resolved runs): `train` with its options, or `train --configs`."""
+        if len(group) == 1:
+            command = shlex.split(train_command(group[0].config, out_dir))[1:]
+            command += [] if "--out" in command else ["--out", str(out_dir)]
+        else:
+            listed = folder / f"group-{group[0].folder.path.name}.json"
+            listed.write_text(json.dumps([run.config.to_dict() for run in group]))
+            command = ["-m", "resnet_lib", "train", "--configs", str(listed), "--out", str(out_dir)]
+        command += ["--resume", "--device", device, "--no-progress", "--runs-at-once", str(runs_at_once)]
+        if remaining is not None:
+            command += ["--time-limit", f"{max(remaining - STOP_MARGIN_S, 1):.0f}"]
+        return [sys.executable] + command
+
+
+def _start(command: list[str], threads: int | None, stop: dict) -> subprocess.Popen:
+    """Start a training process, on `threads` CPU threads if given (its share of the cores)."""
+    child = subprocess.Popen(command, env=dict(os.environ, OMP_NUM_THREADS=str(threads)) if threads else None)
+    if stop["signal"] == "SIGTERM":  # it came while the process was being started
+        child.send_signal(signal.SIGTERM)
+    return child
+
+
+def _wait_any(running: dict) -> tuple[subprocess.Popen, int]:
+    """The first of the `running` processes to end, and its exit status."""
+    while True:
+        for child in running:
+            status = child.poll()
+            if status is not None:
+                return child, status
+        time.sleep(0.5)
