@@ -33,6 +33,7 @@ from .console import announce
 from .errors import ConfigError
 from .launch import LocalExecutor
 from .results import RESULTS_DIR, Run, find_run
+from .runtime import resolve_run
 from .train import estimate_seconds
 
 PLAN = Path("campaign.toml")
@@ -118,13 +119,13 @@ def _announce_plan(steps: list[Step], results, work: Path, device: torch.device)
             announce("  skipped: this CPU has no native bf16 (the step waits for a machine that has)")
             continue
         for config in step.configs:
-            resolved = fastpath.resolve(config, device)
+            run = resolve_run(config, work, device)  # its folder in `work`, begun or not
+            resolved = run.config
             label = f"  {config.arch} {config.shortcut or ''} seed {config.seed} {config.schedule} {resolved.precision}"
             if find_run(resolved, results) is not None:
                 announce(f"{label}: recorded")
                 continue
-            unfinished = find_run(resolved, work, finished=False)
-            done = 0 if unfinished is None else _resumes_at(unfinished)
+            done = _resumes_at(run.folder) if run.folder.checkpoint_file.exists() else 0
             net = (resolved.arch, resolved.shortcut, resolved.precision)
             if net not in step_seconds:
                 step_seconds[net] = estimate_seconds(replace(resolved, iterations=1, milestones=()), "cpu")
@@ -132,7 +133,7 @@ def _announce_plan(steps: list[Step], results, work: Path, device: torch.device)
             total += seconds
             announce(f"{label}: {'resume at ' + str(done) if done else 'to train'}, about {seconds / 3600:.1f} h")
             todo.append(resolved)
-            if unfinished is not None and unfinished.checkpoint_file.exists():
+            if run.folder.checkpoint_file.exists():
                 begun.append(resolved)
     announce(f"campaign: {len(todo)} runs to train, about {total / 3600:.1f} h on this machine, one at a time"
              + (f"; the {len(begun)} begun first" if begun else ""))
