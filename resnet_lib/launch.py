@@ -52,8 +52,10 @@ class Executor(Protocol):
 
 class LocalExecutor:
     """Training processes on this machine: `concurrent` at a time, `together` runs in each (train.train_group:
-    stepped in turn, a CUDA stream each), the CPU cores shared among the processes. Each runs a command of
-    the CLI, announced before it starts (`python -m resnet_lib train ... --resume`; `--configs` for a group).
+    stepped in turn, a CUDA stream each). On CPU each process has 1/concurrent of the cores, whatever runs
+    beside it: a run's arithmetic depends on its thread count, so the same sweep gives the same numbers.
+    Each runs a command of the CLI, announced before it starts (`python -m resnet_lib train ... --resume`;
+    `train --configs FILE` for a group).
 
     Each run is resolved once, here, for the device (runtime.resolve_run): its process trains that
     configuration and its folder is where the outcome is read. With a time limit no process starts with
@@ -90,11 +92,10 @@ class LocalExecutor:
                        and (remaining is None or remaining > max(self.min_piece_s, 0))):
                     group = groups.pop(0)
                     starting = [group] + groups[:self.concurrent - len(running) - 1]  # with the next that start meanwhile
-                    processes = len(running) + len(starting)
                     runs_at_once = sum(map(len, running.values())) + sum(map(len, starting))
                     command = self._command(group, out_dir, device.type, runs_at_once, remaining, Path(folder))
                     announce(f"{self.name}: {shlex.join(['python'] + command[1:])}")
-                    threads = threads_per_run(processes) if device.type == "cpu" and processes > 1 else None
+                    threads = threads_per_run(self.concurrent) if device.type == "cpu" else None  # the same for every run
                     running[_start(command, threads, stop)] = group
                 if not running:
                     if groups and not stop["signal"]:
