@@ -135,7 +135,7 @@ def _announce_plan(steps: list[Step], results, work: Path, device: torch.device)
             todo.append(resolved)
             if run.folder.checkpoint_file.exists():
                 begun.append(resolved)
-    announce(f"campaign: {len(todo)} runs to train, about {total / 3600:.1f} h on this machine, one at a time"
+    announce(f"campaign: {len(todo)} runs to train, about {total / 3600:.1f} h on this machine if trained one at a time"
              + (f"; the {len(begun)} begun first" if begun else ""))
     return [c for c in todo if c in begun] + [c for c in todo if c not in begun]  # no checkpoints piling up
 
