@@ -216,7 +216,7 @@ def _configs_file(path: str) -> list[TrainConfig]:
         raise ConfigError(f"--configs {path}: not a readable JSON file ({error})") from None
     if not isinstance(listed, list) or not listed or not all(isinstance(c, dict) for c in listed):
         raise ConfigError(f"--configs {path}: expected a JSON list of configurations (objects of TrainConfig fields)")
-    return [TrainConfig.from_dict({k: tuple(v) if k == "milestones" else v for k, v in c.items()}) for c in listed]
+    return [TrainConfig.from_dict(c) for c in listed]
 
 
 def _sweep(args) -> int:

@@ -25,6 +25,7 @@ from typing import Callable, Protocol
 from .commands import train_command
 from .config import TrainConfig
 from .console import announce
+from .data import identify
 from .fastpath import threads_per_run
 from .results import Run
 from .runtime import pick_device, resolve_run
@@ -71,7 +72,8 @@ class LocalExecutor:
             on_finished: Callable[[Run], None] | None = None) -> list[Outcome]:
         deadline = None if time_limit is None else time.time() + time_limit
         device = pick_device(self.device)
-        resolved = [resolve_run(config, out_dir, device) for config in configs]
+        identities = {source: identify(source) for source in dict.fromkeys(c.data for c in configs)}  # once a source
+        resolved = [resolve_run(config, out_dir, device, identities[config.data]) for config in configs]
         outcomes = {r.folder: Outcome(r.config, r.folder, True) if r.folder.finished else Outcome(r.config, None, False)
                     for r in resolved}  # a recorded run is not trained again
         todo = list({r.folder: r for r in resolved if not r.folder.finished}.values())

@@ -1,8 +1,7 @@
 """What a run is built from on a device: the run resolved for it (`resolve_run`), the device, the data
 pipeline, the model as it is called (channels-last, compiled, DDP-wrapped), the optimizer and the
-precision context. The trainer, the
-evaluator, the published models' check and the benchmark all build from here, so they measure the
-same thing.
+precision context. The trainer, the evaluator, the published models' check and the benchmark all
+build from here, so they measure the same thing.
 """
 
 from __future__ import annotations
@@ -38,11 +37,14 @@ class ResolvedRun:
     folder: Run
 
 
-def resolve_run(config: TrainConfig, root: str | Path, device: torch.device) -> ResolvedRun:
-    """`config` resolved for `device` and its data (identified without decoding where the data is known, see
-    data.identify), in its folder under `root`. A config whose data_sha256 is not the data's is a ConfigError."""
+def resolve_run(config: TrainConfig, root: str | Path, device: torch.device,
+                identity: tuple[str, str] | None = None) -> ResolvedRun:
+    """`config` resolved for `device` and its data, in its folder under `root`. `identity`: the data's (name,
+    SHA-256) where the caller has it already (a loaded pipeline's, or one source's for many runs), else
+    data.identify (without decoding where the data is known). A config whose data_sha256 is not the
+    data's is a ConfigError."""
     config = fastpath.resolve(config, device)
-    name, sha256 = identify(config.data)
+    name, sha256 = identity or identify(config.data)
     if config.data_sha256 not in (None, sha256):
         raise ConfigError(f"the data at {config.data} ({name}, sha256 {sha256[:12]}…) is not the data this run was "
                           f"configured with (sha256 {config.data_sha256[:12]}…)")

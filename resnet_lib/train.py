@@ -171,15 +171,13 @@ def train(config: TrainConfig, out_dir: str | Path = RESULTS_DIR, device: str = 
 
 def _prepare(config: TrainConfig, out_dir: str | Path, place: _Place, loaded: dict | None = None
              ) -> tuple[ResolvedRun, Pipeline]:
-    """`config` resolved for the device (runtime.resolve_run) and its data pipeline, checked to hold the data
-    the run is resolved with. `loaded`: data sets already loaded, by source (runtime.make_pipeline)."""
-    run = resolve_run(config, out_dir, place.device)
-    data = make_pipeline(run.config, place.device, place.rank, place.world, loaded)
+    """The data pipeline of `config` on the device, and the run resolved with the identity of the data that
+    pipeline holds (runtime.resolve_run), so the data is read once. `loaded`: data sets already loaded,
+    by source (runtime.make_pipeline)."""
+    config = fastpath.resolve(config, place.device)  # the pipeline's memory layout is decided here
+    data = make_pipeline(config, place.device, place.rank, place.world, loaded)
     identity = data.identity()
-    if identity["sha256"] != run.config.data_sha256:
-        raise ConfigError(f"the data at {config.data} ({identity['name']}, sha256 {identity['sha256'][:12]}…) is not "
-                          f"the data this run was resolved with (sha256 {run.config.data_sha256[:12]}…)")
-    return run, data
+    return resolve_run(config, out_dir, place.device, (identity["name"], identity["sha256"])), data
 
 
 def train_group(configs: list[TrainConfig], out_dir: str | Path = RESULTS_DIR, device: str = "auto",
