@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -203,8 +204,8 @@ def _train(args) -> int:
             print(f"stopped early; checkpoint in {run.path}; continue with the same command and --resume")
             continue
         final = run.summary()["final"]
-        print(f"{run.path}: test error {final['test_error']:.2f}%, validation error {final['val_error']:.2f}%, "
-              f"training error {final['train_error']:.2f}%")
+        val = "" if math.isnan(final["val_error"]) else f", validation error {final['val_error']:.2f}%"  # nan: no held-out set
+        print(f"{run.path}: test error {final['test_error']:.2f}%{val}, training error {final['train_error']:.2f}%")
     return 0
 
 

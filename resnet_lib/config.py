@@ -110,6 +110,9 @@ class TrainConfig:
             self.warmup = paper_warmup(spec)
         for f in fields(self):
             value, meta = getattr(self, f.name), f.metadata
+            if f.type == "float" and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)  # 0 in a plan file and 0.0 from the CLI are one experiment, with one run key
+                setattr(self, f.name, value)
             if meta["check"] is not None and not meta["check"](value):
                 raise ConfigError(f"{f.name} must be {meta['valid']}, got {value!r}")
             if meta["choices"] is not None and value is not None and value not in meta["choices"]:

@@ -202,7 +202,8 @@ def test_a_campaign_finishes_begun_runs_first_and_trains_two_at_once_each_on_its
     from resnet_lib.campaign import load_plan
 
     plan = tmp_path / "plan.toml"
-    plan.write_text('data = "synthetic"\n[[step]]\nname = "tiny"\narchs = ["resnet8", "plain8"]\nschedule = 30\n')
+    plan.write_text('data = "synthetic"\nval_fraction = 0\n[[step]]\nname = "tiny"\narchs = ["resnet8", "plain8"]\n'
+                    'schedule = 30\n')  # val_fraction as campaign.toml writes it: a whole number, which the CLI reads as 0.0
     begun = fastpath.resolve(load_plan(plan)[0].configs[1], torch.device("cpu"))  # plain8, e.g. from a GPU lease
     train(begun, out_dir=tmp_path / "work", device="cpu", progress=False, stop_at=10)
     args = [sys.executable, "-m", "resnet_lib", "campaign", "--plan", str(plan), "--out", str(tmp_path / "results"),
