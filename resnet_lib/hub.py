@@ -86,43 +86,49 @@ def cards() -> dict[str, ModelCard]:
     return {p.stem: ModelCard(**json.loads(p.read_text())) for p in sorted(PUBLISHED_DIR.glob("*.json"))}
 
 
-def card_for(arch: str) -> ModelCard:
-    """The published card of `arch` (real CIFAR-10's model before a copy's, then the full schedule's first), or
-    ConfigError naming what is published."""
+def card_for(arch: str, weights: str | None = None) -> ModelCard:
+    """The published card of `arch`: the one named `weights` (a key of `cards()`, e.g. "resnet20-jpeg"), or by
+    default real CIFAR-10's model before a copy's, then the full schedule's first; else ConfigError naming
+    what is published."""
     spec = parse_arch(arch)
-    found = sorted((c for c in cards().values() if c.arch == spec.name),
+    found = sorted((c for c in cards().values() if c.arch == spec.name and weights in (None, c.name)),
                    key=lambda c: (c.data != "cifar10", not c.full_schedule, c.name))
     if not found:
-        published = ", ".join(f"{c.name} ({c.arch}, {c.schedule})" for c in cards().values()) or "none yet"
-        raise ConfigError(f"no trained weights are published for {spec.name}; published: {published}. Train it "
+        published = ", ".join(f"{c.name} ({c.arch}, {c.data}, {c.schedule})" for c in cards().values()) or "none yet"
+        asked = f"weights {weights!r} of {spec.name} are not published" if weights else \
+            f"no trained weights are published for {spec.name}"
+        raise ConfigError(f"{asked}; published: {published}. Train it "
                           f"(python -m resnet_lib train --arch {spec.name} --data ...) and publish the run "
                           f"(python -m resnet_lib publish results/<run>), or pass pretrained=False")
     return found[0]
 
 
-def load(arch: str, pretrained: bool = False, shortcut: str | None = None) -> nn.Module:
-    """`arch` built (any depth 6n+2, shortcut A/B/C), or with its published weights in eval mode."""
-    if not pretrained:
+def load(arch: str, pretrained: bool = False, shortcut: str | None = None, weights: str | None = None) -> nn.Module:
+    """`arch` built (any depth 6n+2, shortcut A/B/C), or with published weights in eval mode: the default
+    ones (`card_for`) with pretrained=True, those named `weights` (e.g. "resnet20-jpeg") when given."""
+    if not pretrained and weights is None:
         return build_model(arch, shortcut)
-    card = card_for(arch)
+    card = card_for(arch, weights)
     model = build_model(card.arch, card.shortcut)
     model.load_state_dict(card.state()[0])
     return model.eval()
 
 
-def preprocess(arch: str) -> Preprocess:
-    """The input transform of `arch`'s published model: [0, 1] images in, mean-subtracted images out."""
-    return card_for(arch).preprocess()
+def preprocess(arch: str, weights: str | None = None) -> Preprocess:
+    """The input transform of `arch`'s published model (the default one, or that named `weights`): [0, 1]
+    images in, mean-subtracted images out."""
+    return card_for(arch, weights).preprocess()
 
 
 def entry_points() -> dict:
     """One torch.hub entry point per architecture of the paper (resnet20, plain56, preact_resnet110,
     imagenet_resnet50, ...), and `cifar_net` for any other depth."""
     def make(arch: str):
-        def entry(pretrained: bool = False, shortcut: str | None = None) -> nn.Module:
-            return load(arch, pretrained, shortcut)
-        entry.__doc__ = (f"{arch} of He et al. (2015). pretrained=True: the published weights in eval mode "
-                         f"(resnet_lib.hub.cards() lists them; inputs through resnet_lib.hub.preprocess('{arch}')).")
+        def entry(pretrained: bool = False, shortcut: str | None = None, weights: str | None = None) -> nn.Module:
+            return load(arch, pretrained, shortcut, weights)
+        entry.__doc__ = (f"{arch} of He et al. (2015). pretrained=True: the published weights in eval mode, those "
+                         f"trained on real CIFAR-10 where published; weights='<name>' picks others (resnet_lib.hub."
+                         f"cards() lists them; inputs through resnet_lib.hub.preprocess('{arch}', weights)).")
         entry.__name__ = arch.replace("-", "_")
         return entry
 

@@ -23,10 +23,10 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 
 from . import plots, report
-from .claims import layer_response_claims, show_claims, show_layer_response_claims
+from .claims import layer_response_claims, show_claims, show_layer_response_claims, show_table6_gaps
 from .config import SCHEDULES, TrainConfig, schedule_settings
 from .console import announce, kernel_shutting_down, leave_kernel
-from .data import default_source, identify, locate
+from .data import JPEG_SHA256, default_source, identify, locate
 from .errors import ConfigError
 from .models import parse_shortcut
 from .report import run_table, save_figure, show_table
@@ -41,8 +41,9 @@ from .tables import (run_times, show_all_runs, show_architectures, show_benchmar
 
 __all__ = [  # what the notebooks call: defined here, or handed on from the modules that make them
     "Request", "request", "check_parameters", "enter_project_root", "whole_numbers", "shortcut_options", "runs",
-    "shown_runs", "shorter_runs", "show_missing", "show_other_runs", "figure6", "error_figure", "figure7",
-    "show_claims", "layer_response_claims", "show_layer_response_claims", "show_status", "run_times", "show_all_runs",
+    "shown_runs", "shorter_runs", "copy_runs", "show_missing", "show_other_runs", "figure6", "error_figure", "figure7",
+    "show_claims", "show_table6_gaps", "layer_response_claims", "show_layer_response_claims", "show_status", "run_times",
+    "show_all_runs",
     "show_architectures", "show_benchmarks", "show_evaluation_benchmarks", "show_identity_mappings", "show_jpeg_cost",
     "show_layer_response_stats", "show_numerics_check", "show_parameters", "show_published", "show_run_times",
     "show_runs", "show_shortcut_stats", "show_table3", "show_table6", "show_unfinished_runs"]
@@ -239,6 +240,18 @@ def shorter_runs(req: Request, archs: list[str], shown: list[Run], shortcuts: li
     than the one requested, if none is shown), shown in a figure or table of their own: none mixes schedules."""
     below = min(r.config().iterations for r in shown) if shown else req.schedule["iterations"]
     return _longest_recorded(req, archs, below=below, shortcuts=shortcuts)
+
+
+def copy_runs(req: Request, archs: list[str], shown: list[Run], shortcuts: list[str | None] = (None,)) -> list[Run]:
+    """While real CIFAR-10 lacks some of `archs` x `shortcuts` on the requested schedule (`shown` are its runs
+    there): the JPEG copy's runs of them on that schedule, whatever their split, for a figure of their own that
+    names the copy. Never drawn with the real runs; empty when the copy was requested or the real runs are complete."""
+    if req.source != "cifar10" or len({(r.config().arch, r.config().shortcut) for r in shown}) == len(archs) * len(shortcuts):
+        return []
+    iterations = req.schedule["iterations"]
+    jpeg = [r for r in list_runs(req.results) if r.finished and r.config().data_sha256 == JPEG_SHA256]
+    found = longest(jpeg, archs, shortcuts, below=iterations + 1, val_fraction=req.val_fraction)
+    return [r for r in found if r.config().iterations == iterations]
 
 
 def _longest_recorded(req: Request, archs: list[str], below: int | None = None, shortcuts: list[str | None] = (None,)

@@ -58,6 +58,22 @@ def test_a_published_run_loads_in_one_line_and_its_card_holds(tmp_path, monkeypa
         reference = model(next(pipeline.eval_batches("test"))[0][:16])
     assert torch.allclose(ours, reference, atol=1e-4)
 
+    # the same net published again as if trained on real CIFAR-10: that becomes the default, the other is named
+    real = json.loads((tmp_path / "published" / f"{card.name}.json").read_text()) | {"name": "resnet8", "data": "cifar10"}
+    (tmp_path / "published" / "resnet8.json").write_text(json.dumps(real))
+    (tmp_path / "published" / "resnet8.pt").write_bytes(card.file.read_bytes())
+    assert hub.card_for("resnet8").name == "resnet8" and hub.card_for("resnet8", "resnet8-synthetic") == card
+    assert not hub.load("resnet8", weights="resnet8-synthetic").training
+    with pytest.raises(ConfigError, match="weights 'resnet8-jpeg' of resnet8 are not published; published: resnet8-synthetic "):
+        hub.load("resnet8", weights="resnet8-jpeg")
+
+
+def test_the_default_published_weights_are_those_trained_on_real_cifar10():
+    published = hub.cards().values()
+    for arch in {c.arch for c in published if c.data == "cifar10"}:
+        assert hub.card_for(arch).data == "cifar10"
+    assert any(c.data == "cifar10" for c in published)  # the replication's weights are published
+
 
 @pytest.mark.parametrize("card", list(hub.cards().values()), ids=lambda c: c.name)
 def test_each_published_model_reproduces_its_cards_test_error(card):
@@ -65,10 +81,10 @@ def test_each_published_model_reproduces_its_cards_test_error(card):
         locate(card.data)
     except ConfigError:
         pytest.skip(f"{card.data} is not on this machine")
-    config = TrainConfig(arch=card.arch, shortcut=card.shortcut, data=card.data)
+    trained = json.loads((ROOT / "results" / card.run / "config.json").read_text())  # its split: the mean it subtracts
+    config = TrainConfig(arch=card.arch, shortcut=card.shortcut, data=card.data, val_fraction=trained["val_fraction"])
     pipeline = make_pipeline(config, torch.device("cpu"))
     assert pipeline.identity()["sha256"] == card.data_sha256
-    model = hub.load(card.arch, pretrained=True) if hub.card_for(card.arch) == card else None
-    assert model is not None
-    assert torch.equal(hub.preprocess(card.arch).mean, pipeline.mean)
+    model = hub.load(card.arch, weights=card.name)
+    assert torch.equal(hub.preprocess(card.arch, card.name).mean, pipeline.mean)
     assert round(evaluate(model, pipeline.eval_batches("test"))[1], 2) == card.test_error
