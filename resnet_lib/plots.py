@@ -21,6 +21,8 @@ def error_curves(ax, runs: list[Run], labels: list[str] | None = None, ylim: tup
         ax.text(0.5, 0.5, "not yet run", ha="center", va="center", transform=ax.transAxes, color="gray")
         ax.set_xlabel("iter. (1e4)")
         ax.set_ylabel("error (%)")
+        ax.set_xticks([])  # no scale without curves: 0 to 1 would read as a measurement
+        ax.set_yticks([])
         return
     schedules = {run.config().schedule for run in runs}
     groups: dict[str, list[pd.DataFrame]] = {}
