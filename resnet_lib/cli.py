@@ -204,7 +204,8 @@ def _train(args) -> int:
             print(f"stopped early; checkpoint in {run.path}; continue with the same command and --resume")
             continue
         final = run.summary()["final"]
-        val = "" if math.isnan(final["val_error"]) else f", validation error {final['val_error']:.2f}%"  # nan: no held-out set
+        no_val = final["val_error"] is None or math.isnan(final["val_error"])  # no held-out set (older records: NaN)
+        val = "" if no_val else f", validation error {final['val_error']:.2f}%"
         print(f"{run.path}: test error {final['test_error']:.2f}%{val}, training error {final['train_error']:.2f}%")
     return 0
 

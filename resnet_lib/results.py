@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import fcntl
 import json
+import math
 import os
 import re
 import socket
@@ -158,14 +159,26 @@ class Run:
 
 
 def write_json(path: Path, obj) -> None:
-    """Write `obj` as JSON atomically; RecordWriteError (and no temporary file) if it cannot be written."""
+    """Write `obj` as standard JSON atomically, a NaN or infinity as null (a run without validation images has
+    no validation error); RecordWriteError (and no temporary file) if it cannot be written."""
     tmp = path.with_name(path.name + ".tmp")
     try:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+        tmp.write_text(json.dumps(_finite(obj), indent=2, sort_keys=True, allow_nan=False) + "\n")
     except OSError as error:
         tmp.unlink(missing_ok=True)
         raise write_error(path, error) from None
     tmp.replace(path)
+
+
+def _finite(obj):
+    """`obj` with every non-finite float (NaN, infinity) replaced by None, in dicts, lists and tuples at any depth."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {key: _finite(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(value) for value in obj]
+    return obj
 
 
 def find_run(config: TrainConfig, root: str | Path = RESULTS_DIR, finished: bool = True) -> Run | None:

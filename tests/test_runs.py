@@ -1,5 +1,6 @@
 """What identifies a run, and how a run folder is shared: keys, locks, pieces, warm-up bound, torchrun stops."""
 
+import json
 import os
 import shutil
 import signal
@@ -215,6 +216,10 @@ def test_a_campaign_finishes_begun_runs_first_and_trains_two_at_once_each_on_its
     assert started == ["plain8", "resnet8"]
     events = [line.split(":")[1].split()[0] for line in done.stdout.splitlines() if line.startswith("campaign: ")]
     assert events[events.index("python"):][:3] == ["python", "python", "recorded"]  # both started before either ended
+    for summary in (tmp_path / "results").glob("*/summary.json"):  # standard JSON: no validation error is null
+        strict = json.loads(summary.read_text(), parse_constant=lambda name: pytest.fail(f"{name} in {summary}"))
+        assert strict["final"]["val_error"] is None and strict["final"]["test_error"] > 0
+    assert "validation error" not in done.stdout  # the run's line says only what it measured
     threads = max(1, (os.cpu_count() or 1) // 2)
     pieces = {r.config().arch: r.summary()["pieces"] for r in map(Run, (tmp_path / "results").iterdir())}
     assert [(p["start_iteration"], p["end_iteration"]) for p in pieces["plain8"]] == [(0, 10), (10, 30)]
