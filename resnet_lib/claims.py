@@ -39,18 +39,27 @@ def show_claims(shown: list[Run]) -> None:
     display(Markdown("\n".join(lines) + f"\n\nRuns: {how(shown).strip()[1:-1]}."))
 
 
+def _table6_summaries(shown: list[Run]) -> dict[int, list[dict]]:
+    """{depth: summaries} of the full-schedule ResNets of `shown` at Table 6's depths, each read once."""
+    by_depth = {}
+    for run in shown:
+        spec, summary = parse_arch(run.config().arch), run.summary()
+        if spec.kind == "resnet" and spec.depth in paper.TABLE6 and summary["full_schedule"]:
+            by_depth.setdefault(spec.depth, []).append(summary)
+    return by_depth
+
+
 def table6_gap_sentences(shown: list[Run]) -> list[str]:
     """One Markdown line per ResNet of `shown` (full-schedule runs) whose mean test error differs from the
     paper's Table 6 by more than the paper's own spread (the std of its five ResNet-110 runs, the only
     spread it gives): by how much, and what is known about why."""
+    return _gap_sentences(_table6_summaries(shown))
+
+
+def _gap_sentences(by_depth: dict[int, list[dict]]) -> list[str]:
     spread = paper.TABLE6_RESNET110_MEAN_STD[1]
-    by_arch = {}
-    for run in shown:
-        spec = parse_arch(run.config().arch)
-        if spec.kind == "resnet" and spec.depth in paper.TABLE6 and run.summary()["full_schedule"]:
-            by_arch.setdefault(spec.depth, []).append(run.summary())
     lines = []
-    for depth, summaries in sorted(by_arch.items()):
+    for depth, summaries in sorted(by_depth.items()):
         ours = float(np.mean([s["final"]["test_error"] for s in summaries]))
         theirs = paper.TABLE6_RESNET110_MEAN_STD[0] if depth == 110 else paper.TABLE6[depth][2]
         gap, seeds = ours - theirs, len(summaries)
@@ -82,10 +91,10 @@ def show_table6_gaps(shown: list[Run]) -> None:
     """`table6_gap_sentences` of the runs in Table 6, or one line saying every depth is within the spread."""
     from IPython.display import Markdown, display
 
-    lines = table6_gap_sentences(shown)
-    full = [r for r in shown if r.summary()["full_schedule"]]
+    by_depth = _table6_summaries(shown)
+    lines = _gap_sentences(by_depth)
     if not lines:
-        lines = ["No full-schedule run to compare with the paper yet." if not full else
+        lines = ["No full-schedule run to compare with the paper yet." if not by_depth else
                  f"Every depth shown is within the paper's own spread (std {paper.TABLE6_RESNET110_MEAN_STD[1]} over "
                  f"its five ResNet-110 runs) of the paper's number."]
     display(Markdown("\n".join(lines)))

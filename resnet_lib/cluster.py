@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .config import TrainConfig
-from .data import identify, locate
+from .data import identify_each, locate
 from .errors import ConfigError
 from .launch import Outcome
 from .results import RunBusy, find_run
@@ -167,8 +167,8 @@ class SlurmExecutor:
 
     def run(self, configs: list[TrainConfig], out_dir: str | Path, time_limit: float | None = None,
             on_finished=None) -> list[Outcome]:
-        sha256 = {source: identify(source)[1] for source in dict.fromkeys(c.data for c in configs)}  # once a source
-        configs = [replace(c, data_sha256=c.data_sha256 or sha256[c.data]) for c in configs]  # checked again on the node
+        identities = identify_each(c.data for c in configs)
+        configs = [replace(c, data_sha256=c.data_sha256 or identities[c.data][1]) for c in configs]  # checked again on the node
         recorded = [find_run(config, out_dir) is not None for config in configs]
         jobs = submit(configs, out_dir, self.options, self.announce)
         if self.wait and jobs:

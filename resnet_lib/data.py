@@ -314,6 +314,11 @@ def identify(source: str) -> tuple[str, str]:
     return dataset.name, dataset.sha256
 
 
+def identify_each(sources) -> dict[str, tuple[str, str]]:
+    """{source: (name, SHA-256)} for the distinct `sources`, each identified once (`identify`)."""
+    return {source: identify(source) for source in dict.fromkeys(sources)}
+
+
 def load_dataset(source: str, download: bool = False) -> ImageDataset:
     """Load `source`: "cifar10", "cifar10-jpeg", "synthetic", or a path (cifar-10-batches-py folder or
     ImageFolder tree). A missing or incomplete data set raises ConfigError saying where it looked and

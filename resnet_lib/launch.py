@@ -25,7 +25,7 @@ from typing import Callable, Protocol
 from .commands import train_command
 from .config import TrainConfig
 from .console import announce
-from .data import identify
+from .data import identify_each
 from .fastpath import threads_per_run
 from .results import Run
 from .runtime import pick_device, resolve_run
@@ -72,7 +72,7 @@ class LocalExecutor:
             on_finished: Callable[[Run], None] | None = None) -> list[Outcome]:
         deadline = None if time_limit is None else time.time() + time_limit
         device = pick_device(self.device)
-        identities = {source: identify(source) for source in dict.fromkeys(c.data for c in configs)}  # once a source
+        identities = identify_each(c.data for c in configs)
         resolved = [resolve_run(config, out_dir, device, identities[config.data]) for config in configs]
         outcomes = {r.folder: Outcome(r.config, r.folder, True) if r.folder.finished else Outcome(r.config, None, False)
                     for r in resolved}  # a recorded run is not trained again

@@ -246,7 +246,7 @@ def copy_runs(req: Request, archs: list[str], shown: list[Run], shortcuts: list[
     """While real CIFAR-10 lacks some of `archs` x `shortcuts` on the requested schedule (`shown` are its runs
     there): the JPEG copy's runs of them on that schedule, whatever their split, for a figure of their own that
     names the copy. Never drawn with the real runs; empty when the copy was requested or the real runs are complete."""
-    if req.source != "cifar10" or len({(r.config().arch, r.config().shortcut) for r in shown}) == len(archs) * len(shortcuts):
+    if req.source != "cifar10" or len({(c.arch, c.shortcut) for c in (r.config() for r in shown)}) == len(archs) * len(shortcuts):
         return []
     iterations = req.schedule["iterations"]
     jpeg = [r for r in list_runs(req.results) if r.finished and r.config().data_sha256 == JPEG_SHA256]
