@@ -226,6 +226,42 @@ def test_the_jpeg_copys_runs_are_drawn_apart_only_while_real_cifar10_lacks_some_
     assert nb.copy_runs(copy, ["plain20", "resnet20"], []) == []  # the copy asked for is drawn as such, not twice
 
 
+def test_jpegs_cost_pairs_a_net_by_its_recipe_and_stands_in_a_near_pair_until_the_same_recipe_is_recorded(tmp_path):
+    """Recorded runs copied apart: ResNet-20 on real CIFAR-10 (all 50k images) and on the JPEG copy (45k/5k),
+    plain-20 on the JPEG copy alone. The ResNet-20s are a near pair (4.80 points apart) and nothing measures the
+    held-out images' cost; once a real 45k/5k ResNet-20 is recorded (a stand-in record here) it is the twin,
+    and the two real runs give that cost."""
+    import shutil
+
+    from resnet_lib import tables
+    from resnet_lib.data import CIFAR10_SHA256
+
+    for name in ["resnet20-A-cifar10-full-alltrain-bf16-seed0-4d12512a", "plain20-none-cifar10-jpeg-full-bf16-seed0-4aac7ab4",
+                 "resnet20-A-cifar10-jpeg-full-bf16-seed0-d677fe77"]:
+        shutil.copytree(ROOT / "results" / name, tmp_path / name, ignore=shutil.ignore_patterns("*.pt"))
+    pairs = tables.jpeg_cost_table(tmp_path)
+    assert pairs[["net", "real CIFAR-10", "JPEG copy", "same recipe"]].values.tolist() == [["ResNet-20", 8.13, 12.93, False]]
+    assert pairs["JPEG − real"].round(2).tolist() == [4.80]
+    assert pairs[["real: trained on", "JPEG: trained on"]].values.tolist() == [
+        ["all 50k training images", "45k/5k train/validation split"]]
+    assert tables.holdout_cost_table(tmp_path).empty
+
+    twin = tmp_path / "resnet20-A-cifar10-full-bf16-seed0-standin"  # the campaign's step 2, as its record would read
+    shutil.copytree(tmp_path / "resnet20-A-cifar10-jpeg-full-bf16-seed0-d677fe77", twin)
+    config, summary = json.loads((twin / "config.json").read_text()), json.loads((twin / "summary.json").read_text())
+    config.update(data="cifar10", data_sha256=CIFAR10_SHA256)
+    summary["final"]["test_error"] = 8.5
+    summary["data"].update(name="cifar10", sha256=CIFAR10_SHA256)
+    (twin / "config.json").write_text(json.dumps(config))
+    (twin / "summary.json").write_text(json.dumps(summary))
+    pairs = tables.jpeg_cost_table(tmp_path)
+    assert pairs[["net", "real CIFAR-10", "JPEG copy", "same recipe"]].values.tolist() == [["ResNet-20", 8.5, 12.93, True]]
+    holdout = tables.holdout_cost_table(tmp_path)
+    assert holdout[["net", "trained on", "test error", "on all training images"]].values.tolist() == [
+        ["ResNet-20", "45k/5k train/validation split", 8.5, 8.13]]
+    assert holdout["difference"].round(2).tolist() == [0.37]
+
+
 def test_runs_of_another_shortcut_option_are_named_apart_and_never_averaged_in(tmp_path):
     """ResNet-8 with option B recorded beside the default A: the pages of the default option (Figure 6,
     Table 6) show A alone; the shortcut page shows both, each under its own name, also in a figure legend."""
