@@ -14,6 +14,7 @@ from .data import CIFAR10_SHA256
 from .models import SHORTCUT_OPTIONS, paper_name, parse_arch, resolve_shortcut
 from .report import how, show_table
 from .results import Run, list_runs, longest
+from .tables import jpeg_cost_table
 
 FIG6_ARCHS = [f"{kind}{depth}" for kind in ("plain", "resnet") for depth in (20, 32, 44, 56, 110)]
 FIG7_ARCHS = ["plain20", "plain56", "resnet20", "resnet56", "resnet110"]
@@ -70,6 +71,13 @@ def show_status(results: str | Path) -> None:
                  "ours": "; ".join(f"{r.config().net_name}: mean std {np.mean(r.summary()['layer_responses']):.2f}"
                                               for r in responses) + how(responses) if responses else "not yet run",
                  "remains": _remains(runs, FIG7_ARCHS)})
+    pairs = jpeg_cost_table(results).to_dict("records")
+    near = [p["net"] for p in pairs if not p["same recipe"]]
+    rows.append({"experiment": "What JPEG compression costs", "paper": "not in the paper",
+                 "ours": "; ".join(f"{p['net']}: {p['JPEG − real']:+.2f} points on the JPEG copy ({p['schedule']} "
+                                   f"schedule{'' if p['same recipe'] else ', near pair'})" for p in pairs) or "not yet run",
+                 "remains": f"the same-recipe pair of {', '.join(near)} (real CIFAR-10 on the copy's split)" if near
+                            else "–" if pairs else "a net trained on both copies"})
     show_table(pd.DataFrame(rows))
 
 

@@ -226,15 +226,23 @@ def test_the_jpeg_copys_runs_are_drawn_apart_only_while_real_cifar10_lacks_some_
     assert nb.copy_runs(copy, ["plain20", "resnet20"], []) == []  # the copy asked for is drawn as such, not twice
 
 
-def test_jpegs_cost_pairs_a_net_by_its_recipe_and_stands_in_a_near_pair_until_the_same_recipe_is_recorded(tmp_path):
+def test_jpegs_cost_pairs_a_net_by_its_recipe_and_stands_in_a_near_pair_until_the_same_recipe_is_recorded(
+        tmp_path, monkeypatch):
     """Recorded runs copied apart: ResNet-20 on real CIFAR-10 (all 50k images) and on the JPEG copy (45k/5k),
     plain-20 on the JPEG copy alone. The ResNet-20s are a near pair (4.80 points apart) and nothing measures the
     held-out images' cost; once a real 45k/5k ResNet-20 is recorded (a stand-in record here) it is the twin,
-    and the two real runs give that cost."""
+    and the two real runs give that cost. The status page says which it shows."""
     import shutil
 
-    from resnet_lib import tables
+    from resnet_lib import notebook as nb, tables
     from resnet_lib.data import CIFAR10_SHA256
+
+    shown = []
+    monkeypatch.setattr("resnet_lib.status.show_table", shown.append)
+
+    def status_row() -> dict:
+        nb.show_status(tmp_path)
+        return shown[-1].set_index("experiment").loc["What JPEG compression costs"].to_dict()
 
     for name in ["resnet20-A-cifar10-full-alltrain-bf16-seed0-4d12512a", "plain20-none-cifar10-jpeg-full-bf16-seed0-4aac7ab4",
                  "resnet20-A-cifar10-jpeg-full-bf16-seed0-d677fe77"]:
@@ -245,6 +253,9 @@ def test_jpegs_cost_pairs_a_net_by_its_recipe_and_stands_in_a_near_pair_until_th
     assert pairs[["real: trained on", "JPEG: trained on"]].values.tolist() == [
         ["all 50k training images", "45k/5k train/validation split"]]
     assert tables.holdout_cost_table(tmp_path).empty
+    assert status_row() == {"paper": "not in the paper",
+                            "ours": "ResNet-20: +4.80 points on the JPEG copy (full schedule, near pair)",
+                            "remains": "the same-recipe pair of ResNet-20 (real CIFAR-10 on the copy's split)"}
 
     twin = tmp_path / "resnet20-A-cifar10-full-bf16-seed0-standin"  # the campaign's step 2, as its record would read
     shutil.copytree(tmp_path / "resnet20-A-cifar10-jpeg-full-bf16-seed0-d677fe77", twin)
@@ -260,6 +271,8 @@ def test_jpegs_cost_pairs_a_net_by_its_recipe_and_stands_in_a_near_pair_until_th
     assert holdout[["net", "trained on", "test error", "on all training images"]].values.tolist() == [
         ["ResNet-20", "45k/5k train/validation split", 8.5, 8.13]]
     assert holdout["difference"].round(2).tolist() == [0.37]
+    assert status_row() == {"paper": "not in the paper", "ours": "ResNet-20: +4.43 points on the JPEG copy (full schedule)",
+                            "remains": "–"}
 
 
 def test_runs_of_another_shortcut_option_are_named_apart_and_never_averaged_in(tmp_path):
