@@ -148,8 +148,7 @@ def show_missing(missing: list[TrainConfig], results: str | Path = RESULTS_DIR) 
     if not missing:
         display(Markdown("All requested configurations are recorded."))
         return
-    lines = [f"**{len(missing)} configuration(s) not yet recorded**; the paper's numbers stand alone for them "
-             f"until these commands are run:", "", "```bash"]
+    lines = [f"**{len(missing)} configuration(s) not yet recorded**; these commands record them:", "", "```bash"]
     lines += [train_command(c, results) for c in missing]
     lines += ["```", "", "or all at once on a Slurm cluster (see the README):", "", "```bash"]
     lines += sweep_commands(missing, results)

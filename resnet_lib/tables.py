@@ -15,7 +15,7 @@ from .analysis import describe
 from .config import TrainConfig
 from .data import CIFAR10_SHA256, JPEG_SHA256
 from .report import (benchmark_table, error_stats, evaluation_benchmark_table, how, run_table, short_hardware,
-                     show_provenance, show_table, split_name)
+                     show_provenance, show_table)
 from .results import Run, list_runs, load_runs
 
 
@@ -286,7 +286,10 @@ def _key_but(config: TrainConfig, *left_out: str) -> str:
 
 
 def _trained_on(run: Run) -> str:
-    return split_name(run.config().val_fraction, run.summary()["data"]["train_size"])
+    """'all 50k' or '45k (5k held out)': the training images of `run`."""
+    size = run.summary()["data"]["train_size"]
+    held = round(size * run.config().val_fraction)
+    return f"{(size - held) / 1000:g}k ({held / 1000:g}k held out)" if held else f"all {size / 1000:g}k"
 
 
 def seed_spread_table(results: str | Path) -> pd.DataFrame:

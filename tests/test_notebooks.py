@@ -250,8 +250,7 @@ def test_jpegs_cost_pairs_a_net_by_its_recipe_and_stands_in_a_near_pair_until_th
     pairs = tables.jpeg_cost_table(tmp_path)
     assert pairs[["net", "real CIFAR-10", "JPEG copy", "same recipe"]].values.tolist() == [["ResNet-20", 8.13, 12.93, False]]
     assert pairs["JPEG − real"].round(2).tolist() == [4.80]
-    assert pairs[["real: trained on", "JPEG: trained on"]].values.tolist() == [
-        ["all 50k training images", "45k/5k train/validation split"]]
+    assert pairs[["real: trained on", "JPEG: trained on"]].values.tolist() == [["all 50k", "45k (5k held out)"]]
     assert tables.holdout_cost_table(tmp_path).empty
     assert status_row() == {"paper": "not in the paper",
                             "ours": "ResNet-20: +4.80 points on the JPEG copy (full schedule, near pair)",
@@ -269,7 +268,7 @@ def test_jpegs_cost_pairs_a_net_by_its_recipe_and_stands_in_a_near_pair_until_th
     assert pairs[["net", "real CIFAR-10", "JPEG copy", "same recipe"]].values.tolist() == [["ResNet-20", 8.5, 12.93, True]]
     holdout = tables.holdout_cost_table(tmp_path)
     assert holdout[["net", "trained on", "test error", "on all training images"]].values.tolist() == [
-        ["ResNet-20", "45k/5k train/validation split", 8.5, 8.13]]
+        ["ResNet-20", "45k (5k held out)", 8.5, 8.13]]
     assert holdout["difference"].round(2).tolist() == [0.37]
     assert status_row() == {"paper": "not in the paper", "ours": "ResNet-20: +4.43 points on the JPEG copy (full schedule)",
                             "remains": "–"}
