@@ -99,11 +99,14 @@ def provenance(runs: list[Run]) -> str:
             f"hardware: {'; '.join(hardware)}; commits: {', '.join(commits)}")
 
 
-def split_name(val_fraction: float, train_size: int) -> str:
-    """'all 50k training images' or '45k/5k train/validation split' (sizes from the data set's training size)."""
+def split_name(val_fraction: float, train_size: int, short: bool = False) -> str:
+    """'all 50k training images' or '45k/5k train/validation split' (sizes from the data set's training size);
+    `short`: 'all 50k' or '45k (5k held out)', for a table column."""
     held = round(train_size * val_fraction)
     if not held:
-        return f"all {train_size // 1000}k training images"
+        return f"all {train_size / 1000:g}k" + ("" if short else " training images")
+    if short:
+        return f"{(train_size - held) / 1000:g}k ({held / 1000:g}k held out)"
     return f"{(train_size - held) / 1000:g}k/{held / 1000:g}k train/validation split"
 
 

@@ -57,6 +57,8 @@ class Run:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self._config: TrainConfig | None = None  # config.json and summary.json, each read once (`config`, `summary`)
+        self._summary: dict | None = None
 
     def __eq__(self, other) -> bool:
         return isinstance(other, Run) and self.path == other.path
@@ -81,10 +83,16 @@ class Run:
         return self.summary_file.exists()
 
     def config(self) -> TrainConfig:
-        return TrainConfig.from_dict(json.loads(self.config_file.read_text()))
+        """The run's settings, read from config.json on first use; `start` writes new ones."""
+        if self._config is None:
+            self._config = TrainConfig.from_dict(json.loads(self.config_file.read_text()))
+        return self._config
 
     def summary(self) -> dict:
-        return json.loads(self.summary_file.read_text())
+        """The finished run's summary (read-only), read from summary.json on first use; `finish` writes it."""
+        if self._summary is None:
+            self._summary = json.loads(self.summary_file.read_text())
+        return self._summary
 
     def metrics(self) -> pd.DataFrame:
         return pd.read_csv(self.metrics_file) if self.metrics_file.exists() else pd.DataFrame(columns=METRIC_COLUMNS)
@@ -93,6 +101,7 @@ class Run:
         """Write config.json (and a fresh metrics.csv, unless continuing a run's)."""
         self.path.mkdir(parents=True, exist_ok=True)
         write_json(self.config_file, config.to_dict())
+        self._config = None
         if metrics:
             with open(self.metrics_file, "w", newline="") as f:
                 csv.writer(f).writerow(METRIC_COLUMNS)
@@ -132,6 +141,7 @@ class Run:
 
     def finish(self, summary: dict) -> None:
         write_json(self.summary_file, summary)
+        self._summary = None
         if getattr(self, "_board", None) is not None:
             self._board.close()
 

@@ -286,10 +286,8 @@ def _key_but(config: TrainConfig, *left_out: str) -> str:
 
 
 def _trained_on(run: Run) -> str:
-    """'all 50k' or '45k (5k held out)': the training images of `run`."""
-    size = run.summary()["data"]["train_size"]
-    held = round(size * run.config().val_fraction)
-    return f"{(size - held) / 1000:g}k ({held / 1000:g}k held out)" if held else f"all {size / 1000:g}k"
+    """'all 50k' or '45k (5k held out)': the images `run` trained on (`report.split_name`, short)."""
+    return report.split_name(run.config().val_fraction, run.summary()["data"]["train_size"], short=True)
 
 
 def seed_spread_table(results: str | Path) -> pd.DataFrame:

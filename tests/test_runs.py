@@ -56,6 +56,18 @@ def test_an_eager_and_a_compiled_run_of_one_experiment_share_a_folder(tmp_path):
     assert [(p["start_iteration"], p["end_iteration"], p["compile"]) for p in pieces] == [(0, 6, False), (6, 12, True)]
 
 
+def test_a_run_reads_its_records_once_and_sees_what_it_writes_itself(tmp_path):
+    run = Run(tmp_path / "r")
+    run.start(TINY)
+    assert run.config() == TINY
+    run.start(replace(TINY, compile=True), metrics=False)  # a resumed piece's settings
+    assert run.config().compile
+    run.finish({"final": {"test_error": 9.0}})
+    assert run.summary()["final"]["test_error"] == 9.0
+    run.summary_file.write_text('{"final": {"test_error": 1.0}}')  # rewritten elsewhere: a fresh Run reads it
+    assert run.summary()["final"]["test_error"] == 9.0 and Run(run.path).summary()["final"]["test_error"] == 1.0
+
+
 def _image_tree(root, classes=2, train=40, test=10):
     rng = np.random.default_rng(0)
     for split, count in (("train", train), ("test", test)):
