@@ -1,7 +1,7 @@
 """A campaign: the runs a plan kept in the repository (campaign.toml) lists, trained in order on this machine.
 
     python -m resnet_lib campaign --time-limit 9000      # train for 2.5 hours, then checkpoint and stop
-    python -m resnet_lib campaign --concurrent 2         # two runs at once, a core each (faster on 2 cores)
+    python -m resnet_lib campaign --concurrent 2         # two runs at once, a core each (more images/s on some 2-core CPUs)
 
 It prints what it will do and how long it expects, skips runs already recorded in results/,
 resumes unfinished ones from the work folder (outside the checkout, so that a later continuation

@@ -137,8 +137,9 @@ def show_run_times(results: str | Path) -> None:
 
 def run_times(results: str | Path) -> pd.DataFrame:
     """What each finished run cost, to plan one's own: one row per run, machine it trained on and number
-    of runs sharing that machine meanwhile, with the iterations trained so, images/s over them, hours
-    (training and evaluating), the evaluations' share, and the pieces (stretches of work) it took."""
+    of runs sharing that machine meanwhile, with the run's data set, the iterations trained so, images/s
+    over them, hours (training and evaluating), the evaluations' share, and the pieces (stretches of work)
+    it took."""
     rows = []
     for run in list_runs(results):
         if not run.finished:
@@ -153,7 +154,7 @@ def run_times(results: str | Path) -> pd.DataFrame:
             train_s = sum(p["train_s"] for p in pieces)
             eval_s = None if any(p["eval_s"] is None for p in pieces) else sum(p["eval_s"] for p in pieces)
             rows.append({"run": f"{config.net_name}, {config.schedule}, seed {config.seed}, {config.precision}",
-                         "hardware": machine, "iterations": iterations,
+                         "data": summary["data"]["name"], "hardware": machine, "iterations": iterations,
                          "img/s": round(config.batch_size * iterations / max(train_s, 1e-9)),
                          "runs at once": at_once,
                          "hours": (train_s + (eval_s or 0)) / 3600,

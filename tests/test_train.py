@@ -263,6 +263,7 @@ def test_run_times_give_one_row_per_machine_and_number_of_runs_sharing_it(tmp_pa
     table = run_times(tmp_path)
     assert table[["runs at once", "iterations", "pieces"]].values.tolist() == [["1", 4, 1], ["2", 8, 2]]
     assert table["hardware"].nunique() == 1
+    assert table["data"].tolist() == ["synthetic", "synthetic"]  # a run on the JPEG copy is told from its real-data twin
 
 
 @pytest.mark.parametrize("arch, shortcut", [("resnet8", "A"), ("resnet8", "C"), ("plain8", None),
