@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
 import math
 from contextlib import nullcontext
 from dataclasses import replace
@@ -19,6 +18,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_weights
 from .checkpoint import CheckpointError, load_checkpoint, load_weights
 from .config import TrainConfig
 from .models import build_model
+from .results import Run
 from .runtime import make_autocast, make_pipeline, pick_device
 
 
@@ -93,10 +93,10 @@ def evaluate_file(path: str | Path, data: str | None = None, device: str = "auto
     try:
         config = TrainConfig.from_dict(load_checkpoint(path)["config"])
     except CheckpointError:
-        config_file = path.parent / "config.json"
-        if not config_file.exists():
+        run = Run(path.parent)
+        if not run.config_file.exists():
             raise
-        config = TrainConfig.from_dict(json.loads(config_file.read_text()))
+        config = run.config()
     weights = load_weights(path)
     device = pick_device(device)
     config = replace(config, data=data or config.data, channels_last=False)
