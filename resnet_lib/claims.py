@@ -59,9 +59,13 @@ def table6_gap_sentences(shown: list[Run], held_out: pd.DataFrame | None = None)
     spread it gives): by how much, and what is known about why. `held_out` (`tables.holdout_cost_table`:
     the same nets on real CIFAR-10 trained with and without the paper's 5k validation images held out)
     adds what the real-data runs on all 50k images would test at on the paper's 45k."""
+    return _gap_sentences(_table6_runs(shown), held_out)
+
+
+def _gap_sentences(by_depth: dict[int, list[Run]], held_out: pd.DataFrame | None) -> list[str]:
     spread = paper.TABLE6_RESNET110_MEAN_STD[1]
     lines = []
-    for depth, runs in sorted(_table6_runs(shown).items()):
+    for depth, runs in sorted(by_depth.items()):
         ours = float(np.mean([r.summary()["final"]["test_error"] for r in runs]))
         theirs = paper.TABLE6_RESNET110_MEAN_STD[0] if depth == 110 else paper.TABLE6[depth][2]
         gap, seeds = ours - theirs, len(runs)
@@ -113,9 +117,10 @@ def show_table6_gaps(shown: list[Run], results: str | Path) -> None:
     line saying every depth is within the spread."""
     from IPython.display import Markdown, display
 
-    lines = table6_gap_sentences(shown, holdout_cost_table(results))
+    by_depth = _table6_runs(shown)
+    lines = _gap_sentences(by_depth, holdout_cost_table(results))
     if not lines:
-        lines = ["No full-schedule run to compare with the paper yet." if not _table6_runs(shown) else
+        lines = ["No full-schedule run to compare with the paper yet." if not by_depth else
                  f"Every depth shown is within the paper's own spread (std {paper.TABLE6_RESNET110_MEAN_STD[1]} over "
                  f"its five ResNet-110 runs) of the paper's number."]
     display(Markdown("\n".join(lines)))

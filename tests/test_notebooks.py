@@ -208,9 +208,9 @@ def test_table6_says_where_ours_and_the_papers_differ_by_more_than_its_spread():
     held_out = pd.DataFrame([{"net": "ResNet-20", "schedule": "full", "seed": 0, "trained on": "45k (5k held out)",
                               "test error": 8.70, "difference": 0.45}])
     (lower,) = table6_gap_sentences([Recorded("resnet20", 8.25)], held_out)
-    assert ("models trained on. Trained on the paper's 45k images instead (5k held out; seed 0), the same net tests at 8.70%, "
-            "within the paper's spread of its number: holding out the 5k images costs 0.45 points here; ours is one "
-            "run") in lower
+    assert ("models trained on. Trained on the paper's 45k images instead (5k held out; seed 0), the same net "
+            "tests at 8.70%, within the paper's spread of its number: holding out the 5k images costs 0.45 points "
+            "here; ours is one run") in lower
     (far,) = table6_gap_sentences([Recorded("resnet20", 8.25)], held_out.assign(**{"test error": 9.25}))
     assert "tests at 9.25%, 0.50 points above the paper's: holding out" in far
     assert table6_gap_sentences([Recorded("resnet20", 8.25, data="cifar10-jpeg")], held_out)[0].count("45k") == 0
