@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 
 from . import paper
+from .config import PAPER_VAL_FRACTION
 from .models import KIND_NAMES, paper_name, parse_arch
-from .report import how, split_name
+from .report import how
 from .results import Run
 from .tables import holdout_cost_table
 
@@ -101,7 +102,7 @@ def _on_the_papers_split(held_out: pd.DataFrame, depth: int, theirs: float, spre
     (full schedule; rows of `tables.holdout_cost_table`): its test error against the paper's, and what
     holding out the images cost; "" when no such run is recorded."""
     rows = held_out[(held_out["net"] == paper_name("resnet", depth)) & (held_out["schedule"] == "full") &
-                    (held_out["trained on"] == split_name(0.1, 50_000, short=True))]
+                    (held_out["val_fraction"] == PAPER_VAL_FRACTION)]
     if rows.empty:
         return ""
     split_error, cost = float(rows["test error"].mean()), float(rows["difference"].mean())

@@ -26,6 +26,7 @@ from .errors import ConfigError
 from .models import SHORTCUT_OPTIONS, ArchSpec, paper_name, parse_arch, resolve_shortcut
 
 PAPER_ITERATIONS, PAPER_MILESTONES = 64000, (32000, 48000)
+PAPER_VAL_FRACTION = 0.1  # the paper's 45k/5k train/validation split of CIFAR-10's 50k training images
 SCHEDULES = {"full": 1, "1/2": 2, "1/4": 4, "1/8": 8, "1/16": 16}  # name -> divisor of the paper's schedule
 PRECISIONS = ("auto", "fp32", "bf16")
 
@@ -64,8 +65,8 @@ class TrainConfig:
                          "data/README.md)", key=False)
     data_sha256: str | None = _setting(None, "SHA-256 of the decoded data set, filled in from --data when a run starts",
                                        cli=False)
-    val_fraction: float = _setting(0.1, "share of the training images held out for validation, in [0, 1); 0.1 is the "
-                                   "paper's 45k/5k split, 0 trains on all 50k",
+    val_fraction: float = _setting(PAPER_VAL_FRACTION, "share of the training images held out for validation, in "
+                                   "[0, 1); 0.1 is the paper's 45k/5k split, 0 trains on all 50k",
                                    check=lambda v: 0 <= v < 1, valid="in [0, 1)")
     split_seed: int = _setting(0, "seed of the train/validation split (fixed across runs unless changed)",
                                check=_non_negative[0], valid=_non_negative[1])

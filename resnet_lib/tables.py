@@ -266,7 +266,8 @@ def jpeg_cost_table(results: str | Path) -> pd.DataFrame:
 
 def holdout_cost_table(results: str | Path) -> pd.DataFrame:
     """One row per net recorded on real CIFAR-10 both on all its training images and with a validation split
-    held out, every other setting of the run key equal: the two final test errors (%) and the difference."""
+    held out, every other setting of the run key equal: the share held out (`val_fraction`), the two final
+    test errors (%) and the difference."""
     real = [r for r in list_runs(results) if r.finished and r.config().data_sha256 == CIFAR10_SHA256]
     on_all = {_key_but(r.config(), "val_fraction"): r for r in real if not r.config().val_fraction}
     rows = []
@@ -276,7 +277,8 @@ def holdout_cost_table(results: str | Path) -> pd.DataFrame:
         if whole is not None:
             split_error, all_error = run.summary()["final"]["test_error"], whole.summary()["final"]["test_error"]
             rows.append({"net": config.net_name, "schedule": config.schedule, "seed": config.seed,
-                         "precision": config.precision, "trained on": _trained_on(run), "test error": split_error,
+                         "precision": config.precision, "val_fraction": config.val_fraction,
+                         "trained on": _trained_on(run), "test error": split_error,
                          "on all training images": all_error, "difference": split_error - all_error})
     return pd.DataFrame(rows)
 
@@ -325,8 +327,10 @@ def show_jpeg_cost(results: str | Path) -> None:
                          "images too, so its difference mixes JPEG's cost with that of the images held out for "
                          "validation. That second cost, measured on real CIFAR-10 (same net trained both ways):"))
         holdout = holdout_cost_table(results)
-        show_table(holdout) if not holdout.empty else print("not recorded yet (the campaign's step 2 records it "
-                                                            "for ResNet-20)")
+        if holdout.empty:
+            print("not recorded yet (the campaign's step 2 records it for ResNet-20)")
+        else:
+            show_table(holdout.drop(columns="val_fraction"))
     spread = seed_spread_table(results)
     display(Markdown("**Seed-to-seed spread measured here** (runs that differ only in their seed):"))
     show_table(spread) if not spread.empty else print("none yet: no configuration has two seeds")

@@ -205,8 +205,8 @@ def test_table6_says_where_ours_and_the_papers_differ_by_more_than_its_spread():
     assert jpeg.startswith("- *ResNet-44:* ours 11.08%, the paper's 7.17%: 3.91 points higher")
     assert "JPEG copy" in jpeg
     # the same net on the paper's 45k/5k split (real data): what it tests at, and what holding out 5k costs
-    held_out = pd.DataFrame([{"net": "ResNet-20", "schedule": "full", "seed": 0, "trained on": "45k (5k held out)",
-                              "test error": 8.70, "difference": 0.45}])
+    held_out = pd.DataFrame([{"net": "ResNet-20", "schedule": "full", "seed": 0, "val_fraction": 0.1,
+                              "trained on": "45k (5k held out)", "test error": 8.70, "difference": 0.45}])
     (lower,) = table6_gap_sentences([Recorded("resnet20", 8.25)], held_out)
     assert ("models trained on. Trained on the paper's 45k images instead (5k held out; seed 0), the same net "
             "tests at 8.70%, within the paper's spread of its number: holding out the 5k images costs 0.45 points "
@@ -214,6 +214,8 @@ def test_table6_says_where_ours_and_the_papers_differ_by_more_than_its_spread():
     (far,) = table6_gap_sentences([Recorded("resnet20", 8.25)], held_out.assign(**{"test error": 9.25}))
     assert "tests at 9.25%, 0.50 points above the paper's: holding out" in far
     assert table6_gap_sentences([Recorded("resnet20", 8.25, data="cifar10-jpeg")], held_out)[0].count("45k") == 0
+    # a split that is not the paper's 45k/5k says nothing of the paper's split
+    assert table6_gap_sentences([Recorded("resnet20", 8.25)], held_out.assign(val_fraction=0.2))[0].count("instead") == 0
 
 
 def test_the_jpeg_copys_runs_are_drawn_apart_only_while_real_cifar10_lacks_some_nets(tmp_path):
@@ -280,8 +282,8 @@ def test_jpegs_cost_pairs_a_net_by_its_recipe_and_stands_in_a_near_pair_until_th
     pairs = tables.jpeg_cost_table(tmp_path)
     assert pairs[["net", "real CIFAR-10", "JPEG copy", "same recipe"]].values.tolist() == [["ResNet-20", 8.5, 12.93, True]]
     holdout = tables.holdout_cost_table(tmp_path)
-    assert holdout[["net", "trained on", "test error", "on all training images"]].values.tolist() == [
-        ["ResNet-20", "45k (5k held out)", 8.5, 8.13]]
+    assert holdout[["net", "val_fraction", "trained on", "test error", "on all training images"]].values.tolist() == [
+        ["ResNet-20", 0.1, "45k (5k held out)", 8.5, 8.13]]
     assert holdout["difference"].round(2).tolist() == [0.37]
     assert status_row() == {"paper": "not in the paper", "ours": "ResNet-20: +4.43 points on the JPEG copy (full schedule)",
                             "remains": "–"}
