@@ -17,7 +17,7 @@ from .config import SCHEDULES, TrainConfig, cli_fields, schedule_settings
 from .data import load_dataset
 from .errors import ConfigError
 from .models import PAPER_ARCHS, parse_arch, parse_shortcut
-from .results import RESULTS_DIR, SMOKE_DIR, RunBusy
+from .results import RESULTS_DIR, SMOKE_DIR, RecordError, RunBusy
 from .runtime import DEVICES
 
 class _Parser(argparse.ArgumentParser):
@@ -295,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (ConfigError, CheckpointError, RunBusy) as error:
+    except (ConfigError, CheckpointError, RunBusy, RecordError) as error:
         print(f"python -m resnet_lib {args.command}: error: {error}", file=sys.stderr)
         return 2
     except RecordWriteError as error:

@@ -42,6 +42,29 @@ class RunBusy(Exception):
     """Another live process is training this run."""
 
 
+class RecordError(ValueError):
+    """A run's record (config.json or summary.json) that cannot be read: cut short, not JSON, or not a run's.
+    The message names the file, what is wrong and what to do, in one line."""
+
+
+_REPORTED: set[Path] = set()  # damaged records already named in this process (each is said once)
+
+
+def _read_record(path: Path) -> dict:
+    """The JSON object in `path`, or RecordError naming the file, what is wrong and the fix."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        what = f"not valid JSON ({error.msg}: line {error.lineno}, column {error.colno}; cut short?)" \
+            if isinstance(error, json.JSONDecodeError) else f"unreadable ({error})"
+        raise RecordError(f"{path} is {what}; copy the run folder again from where it was trained, or move the folder "
+                          f"out of {path.parent.parent} to train the run again") from None
+    if not isinstance(record, dict):
+        raise RecordError(f"{path} holds a JSON {type(record).__name__}, not a run's record; copy the run folder again "
+                          f"from where it was trained, or move the folder out of {path.parent.parent}")
+    return record
+
+
 def run_name(config: TrainConfig, data_name: str) -> str:
     """Folder name: readable fields, then the run key, e.g. resnet20-A-cifar10-jpeg-1-8-bf16-seed0-1a2b3c4d;
     a run that holds out no validation images says "alltrain" after its schedule, another split its share."""
@@ -85,14 +108,34 @@ class Run:
     def config(self) -> TrainConfig:
         """The run's settings, read from config.json on first use; `start` writes new ones."""
         if self._config is None:
-            self._config = TrainConfig.from_dict(json.loads(self.config_file.read_text()))
+            record = _read_record(self.config_file)
+            try:
+                self._config = TrainConfig.from_dict(record)
+            except (TypeError, ValueError) as error:
+                raise RecordError(f"{self.config_file} is not a run configuration this version reads ({error}); copy the "
+                                  f"run folder again from where it was trained, or move it out of {self.path.parent}") from None
         return self._config
 
     def summary(self) -> dict:
         """The finished run's summary (read-only), read from summary.json on first use; `finish` writes it."""
         if self._summary is None:
-            self._summary = json.loads(self.summary_file.read_text())
+            summary = _read_record(self.summary_file)
+            missing = [key for key in ("final", "data") if not isinstance(summary.get(key), dict)]
+            if missing:
+                raise RecordError(f"{self.summary_file} lacks {' and '.join(missing)}: not a finished run's summary; copy "
+                                  f"the run folder again from where it was trained, or move it out of {self.path.parent}")
+            self._summary = summary
         return self._summary
+
+    def damage(self) -> str | None:
+        """What is wrong with this run's record (config.json, and summary.json if finished), or None if it reads."""
+        try:
+            self.config()
+            if self.finished:
+                self.summary()
+        except RecordError as error:
+            return str(error)
+        return None
 
     def metrics(self) -> pd.DataFrame:
         return pd.read_csv(self.metrics_file) if self.metrics_file.exists() else pd.DataFrame(columns=METRIC_COLUMNS)
@@ -203,14 +246,32 @@ def find_run(config: TrainConfig, root: str | Path = RESULTS_DIR, finished: bool
         candidate = replace(config, precision=precision)
         for path in sorted(Path(root).glob(f"*-{candidate.key}")):
             run = Run(path)
-            if run.config_file.exists() and run.config().same_experiment(candidate) and (run.finished or not finished):
+            if run.config_file.exists() and _sound(run) and run.config().same_experiment(candidate) and \
+                    (run.finished or not finished):
                 return run
     return None
 
 
 def list_runs(root: str | Path = RESULTS_DIR) -> list[Run]:
-    """The run folders directly under `root` (not those in its subfolders, such as results/smoke/)."""
-    return sorted((Run(p.parent) for p in Path(root).glob("*/config.json")), key=lambda r: r.path.name)
+    """The run folders directly under `root` (not those in its subfolders, such as results/smoke/) whose records
+    read; a damaged one is left out and named once on stderr with what is wrong and what to do (`damaged_runs`)."""
+    return sorted((run for run in (Run(p.parent) for p in Path(root).glob("*/config.json")) if _sound(run)),
+                  key=lambda r: r.path.name)
+
+
+def damaged_runs(root: str | Path = RESULTS_DIR) -> list[tuple[Run, str]]:
+    """The run folders under `root` whose records do not read, each with what is wrong and what to do."""
+    runs = sorted((Run(p.parent) for p in Path(root).glob("*/config.json")), key=lambda r: r.path.name)
+    return [(run, damage) for run in runs if (damage := run.damage())]
+
+
+def _sound(run: Run) -> bool:
+    """Whether `run`'s records read; if not, says so on stderr, once per folder in this process."""
+    damage = run.damage()
+    if damage and run.path not in _REPORTED:
+        _REPORTED.add(run.path)
+        print(f"left out of this page: {damage}", file=sys.stderr)
+    return damage is None
 
 
 def pieces_of(summary: dict, key: str) -> list:

@@ -367,3 +367,28 @@ def test_an_unfinished_run_of_the_users_leaves_the_notebook_checks_green():
         assert done.returncode == 0, done.stdout[-3000:]
     finally:
         shutil.rmtree(run.path)
+
+
+def test_a_damaged_record_is_named_in_one_line_and_the_page_builds_from_the_sound_ones(tmp_path):
+    """A summary.json cut short (a copy interrupted on its way) and a config.json that is no run's: the Table 6
+    page still builds, shows the sound run, and names each damaged file with what to do, in one line each."""
+    import shutil
+
+    names = ["resnet20-A-cifar10-full-alltrain-bf16-seed0-4d12512a", "resnet56-A-cifar10-full-alltrain-bf16-seed0-f374507b",
+             "plain20-none-cifar10-full-alltrain-bf16-seed0-0335dfd3"]
+    for name in names:
+        shutil.copytree(ROOT / "results" / name, tmp_path / name, ignore=shutil.ignore_patterns("*.pt"))
+    cut = tmp_path / names[1] / "summary.json"
+    cut.write_text(cut.read_text()[:300])
+    (tmp_path / names[2] / "config.json").write_text("[1, 2]")
+    done = papermill("table6.ipynb", tmp_path / "out.ipynb", "-p", "results", str(tmp_path), train=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    said = [line for o in _outputs(tmp_path / "out.ipynb") if o.get("name") == "stderr" for line in o["text"].splitlines()]
+    assert sorted(said) == sorted([
+        f"left out of this page: {tmp_path / names[2] / 'config.json'} holds a JSON list, not a run's record; copy the "
+        f"run folder again from where it was trained, or move the folder out of {tmp_path}",
+        f"left out of this page: {cut} is not valid JSON (Unterminated string starting at: line 6, column 15; cut "
+        f"short?); copy the run folder again from where it was trained, or move the folder out of {tmp_path} to train "
+        f"the run again"])
+    page = json.dumps(nbformat.read(tmp_path / "out.ipynb", 4).cells)
+    assert "8.13" in page  # the sound ResNet-20 is still on the page
