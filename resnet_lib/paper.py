@@ -23,6 +23,12 @@ OTHER_REIMPLEMENTATIONS = {
     "gcr (Torch)": {20: 8.29, 32: 7.63, 44: 7.14, 56: 6.94, 110: 6.73},
 }
 
+REIMPLEMENTATION_HOW = {  # where each is, and how its numbers were made
+    "akamaster (PyTorch)": ("https://github.com/akamaster/pytorch_resnet_cifar10",
+                            "200 epochs on all 50k training images, the best test-set epoch"),
+    "gcr (Torch)": ("https://github.com/gcr/torch-residual-networks", "200 epochs, lr /10 at 80 and 160, one run each"),
+}
+
 # Table 1: ImageNet architectures, multiply-adds ("FLOPs") at 224x224.
 TABLE1_FLOPS = {18: 1.8e9, 34: 3.6e9, 50: 3.8e9, 101: 7.6e9, 152: 11.3e9}
 
