@@ -16,11 +16,20 @@ from .results import Run
 from .tables import holdout_cost_table
 
 
+CHANCE_TRAIN_ERROR = 80.0  # % : a net whose final training error is this high never learned (chance is 90%)
+
+
 def show_claims(shown: list[Run]) -> None:
-    """Figure 6's two claims, each in one sentence on what `shown` (one schedule) says: deeper plain nets
-    train worse (final training error), deeper ResNets test better (final test error)."""
+    """`figure6_claims` of `shown`, with how the runs were made."""
     from IPython.display import Markdown, display
 
+    display(Markdown("\n".join(figure6_claims(shown)) + f"\n\nRuns: {how(shown).strip()[1:-1]}."))
+
+
+def figure6_claims(shown: list[Run]) -> list[str]:
+    """Figure 6's two claims, one Markdown line each on what `shown` (one schedule) says: deeper plain nets
+    train worse (final training error), deeper ResNets test better (final test error). A net left at chance
+    (training error >= CHANCE_TRAIN_ERROR) did not train: it is named so and left out of the ordering."""
     final = {}
     for run in shown:
         final.setdefault(run.config().arch, []).append(run.summary()["final"])
@@ -32,16 +41,25 @@ def show_claims(shown: list[Run]) -> None:
             lines.append(f"- *The paper: {claim}.* Not shown yet: it needs two {KIND_NAMES[kind]} depths on one schedule.")
             continue
         errors = {d: np.mean([f[metric] for f in final[f"{kind}{d}"]]) for d in depths}
+        chance = {d for d in depths if np.mean([f["train_error"] for f in final[f"{kind}{d}"]]) >= CHANCE_TRAIN_ERROR}
+        trained = [d for d in depths if d not in chance]
         pairs = ", ".join(f"{paper_name(kind, d)} {errors[d]:.2f}%" for d in depths)
-        ordered = all(errors[a] < errors[b] for a, b in zip(depths, depths[1:]))
-        reversed_ = all(errors[a] > errors[b] for a, b in zip(depths, depths[1:]))
-        holds = ordered if kind == "plain" else reversed_
+        ordered = all(errors[a] < errors[b] for a, b in zip(trained, trained[1:]))
+        reversed_ = all(errors[a] > errors[b] for a, b in zip(trained, trained[1:]))
+        holds = (ordered if kind == "plain" else reversed_) and len(trained) > 1
         verdict = "as in the paper" if holds else "not what the paper shows" + (
             " (on a short schedule the deeper nets have not finished learning)" if not shown[0].summary()["full_schedule"]
             else "")
+        if chance:
+            names = ", ".join(paper_name(kind, d) for d in sorted(chance))
+            verdict = (f"{verdict} for the nets that trained" if len(trained) > 1 else "not shown: too few nets trained") + (
+                f". {names} did not train at all: {'its' if len(chance) == 1 else 'their'} training error stayed at "
+                f"chance (90% for ten classes), so {'it says' if len(chance) == 1 else 'they say'} nothing of degradation"
+                + (f"; the paper's plain-110 trains, if badly (its error stays above 60%)" if kind == "plain" and 110 in chance
+                   else ""))
         metric_name = "training error" if metric == "train_error" else "test error"
         lines.append(f"- *The paper: {claim}.* Final {metric_name}: {pairs}: {verdict}.")
-    display(Markdown("\n".join(lines) + f"\n\nRuns: {how(shown).strip()[1:-1]}."))
+    return lines
 
 
 def _table6_runs(shown: list[Run]) -> dict[int, list[Run]]:

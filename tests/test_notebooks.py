@@ -404,3 +404,28 @@ def test_a_damaged_record_is_named_in_one_line_and_the_page_builds_from_the_soun
         f"the run again"])
     page = json.dumps(nbformat.read(tmp_path / "out.ipynb", 4).cells)
     assert "8.13" in page  # the sound ResNet-20 is still on the page
+
+
+def test_a_plain_net_left_at_chance_is_said_not_to_have_trained_not_to_show_degradation():
+    from resnet_lib.claims import figure6_claims
+    from resnet_lib.config import TrainConfig
+
+    class Recorded:  # a finished run, as Figure 6's claims read it
+        def __init__(self, arch, train_error):
+            self.arch, self.summary_ = arch, {"final": {"train_error": train_error, "test_error": train_error + 5},
+                                              "full_schedule": False}
+
+        def config(self):
+            return TrainConfig(arch=self.arch)
+
+        def summary(self):
+            return self.summary_
+
+    plain, _ = figure6_claims([Recorded("plain20", 15.9), Recorded("plain56", 44.5), Recorded("plain110", 89.86)])
+    assert plain == ("- *The paper: deeper plain nets train worse (degradation).* Final training error: plain-20 15.90%, "
+                     "plain-56 44.50%, plain-110 89.86%: as in the paper for the nets that trained. plain-110 did not "
+                     "train at all: its training error stayed at chance (90% for ten classes), so it says nothing of "
+                     "degradation; the paper's plain-110 trains, if badly (its error stays above 60%).")
+    plain, _ = figure6_claims([Recorded("plain20", 15.9), Recorded("plain110", 89.86)])
+    assert "train worse (degradation).* Final training error: plain-20 15.90%, plain-110 89.86%: not shown: too few " \
+           "nets trained. plain-110 did not train at all" in plain
