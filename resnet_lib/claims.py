@@ -171,9 +171,11 @@ def layer_response_claims(responses: dict[str, list[float]]) -> list[str]:
             below = int(np.sum(res < plain))
             holds &= bool(np.mean(res) < np.mean(plain)) and below > len(res) / 2
             parts.append(f"{paper_name('plain', d)} {np.mean(plain):.2f}, {paper_name('resnet', d)} {np.mean(res):.2f} "
-                         f"(below at {below} of {len(res)} sorted positions)")
+                         f"(below at {below} of {len(res)} ranks)")
         verdict = "as in the paper" if holds else "not what the paper shows"
-        lines = [f"- *The paper: ResNets respond less than plain nets.* Mean std: {'; '.join(parts)}: {verdict}."]
+        lines = [f"- *The paper: ResNets respond less than plain nets.* Mean std: {'; '.join(parts)}: {verdict}. "
+                 f"(Ranks: each net's layers sorted from the largest std to the smallest, as the paper's lower panel "
+                 f"draws them; the ResNet's std compared with the plain net's of the same rank.)"]
     else:
         lines = ["- *The paper: ResNets respond less than plain nets.* Not shown yet: it needs a plain net and a ResNet "
                  "of one depth."]
@@ -182,8 +184,19 @@ def layer_response_claims(responses: dict[str, list[float]]) -> list[str]:
         means = {d: float(np.mean(nets["resnet", d])) for d in depths}
         holds = all(means[a] > means[b] for a, b in zip(depths, depths[1:]))
         listed = ", ".join(f"{paper_name('resnet', d)} {means[d]:.2f}" for d in depths)
-        lines.append(f"- *The paper: the deeper the ResNet, the smaller its responses.* Mean std: {listed}: "
-                     f"{'as in the paper' if holds else 'not what the paper shows'}.")
+        line = (f"- *The paper: the deeper the ResNet, the smaller its responses.* Mean std: {listed}: "
+                f"{'as in the paper' if holds else 'not what the paper shows'}.")
+        plain_depths = sorted(d for kind, d in nets if kind == "plain")
+        if len(plain_depths) > 1:
+            plain_means = {d: float(np.mean(nets["plain", d])) for d in plain_depths}
+            shrink = all(plain_means[a] > plain_means[b] for a, b in zip(plain_depths, plain_depths[1:]))
+            plain_listed = ", ".join(f"{paper_name('plain', d)} {plain_means[d]:.2f}" for d in plain_depths)
+            line += (f" The plain nets' responses {'shrink with depth too' if shrink else 'do not shrink with depth'} "
+                     f"({plain_listed})" + (": this part of the comparison shows an effect of depth, not of the "
+                                            "shortcuts alone; the comparison at equal depth above is the one that "
+                                            "isolates the shortcuts." if shrink else
+                                            ", so the shrinking comes with the shortcuts."))
+        lines.append(line)
     else:
         lines.append("- *The paper: the deeper the ResNet, the smaller its responses.* Not shown yet: it needs two "
                      "ResNet depths.")

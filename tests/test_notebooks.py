@@ -160,17 +160,25 @@ def test_bad_parameters_stop_at_the_first_cell_with_a_clear_message(notebook, pa
 def test_figure7_claims_say_whether_the_runs_show_what_the_paper_shows():
     from resnet_lib.notebook import layer_response_claims
 
-    plain20, plain56 = [1.0, 0.9, 0.8], [0.9] * 9
+    plain20, plain56 = [1.0, 0.9, 0.8], [0.95] * 9
+    ranks = ("(Ranks: each net's layers sorted from the largest std to the smallest, as the paper's lower panel draws "
+             "them; the ResNet's std compared with the plain net's of the same rank.)")
     shown = layer_response_claims({"plain20": plain20, "resnet20": [1.1, 0.7, 0.6], "plain56": plain56,
                                    "resnet56": [0.5] * 9})
     assert shown == [
         "- *The paper: ResNets respond less than plain nets.* Mean std: plain-20 0.90, ResNet-20 0.80 (below at 2 of 3 "
-        "sorted positions); plain-56 0.90, ResNet-56 0.50 (below at 9 of 9 sorted positions): as in the paper.",
+        f"ranks); plain-56 0.95, ResNet-56 0.50 (below at 9 of 9 ranks): as in the paper. {ranks}",
         "- *The paper: the deeper the ResNet, the smaller its responses.* Mean std: ResNet-20 0.80, ResNet-56 0.50: "
-        "as in the paper."]
-    # a ResNet whose mean is lower but that is above the plain net at most sorted positions does not show it
+        "as in the paper. The plain nets' responses do not shrink with depth (plain-20 0.90, plain-56 0.95), so the "
+        "shrinking comes with the shortcuts."]
+    # plain nets that shrink with depth too: the depth comparison does not isolate the shortcuts
+    deeper = layer_response_claims({"plain20": plain20, "resnet20": [0.8] * 3, "plain56": [0.6] * 9, "resnet56": [0.5] * 9})[1]
+    assert deeper.endswith("The plain nets' responses shrink with depth too (plain-20 0.90, plain-56 0.60): this part "
+                           "of the comparison shows an effect of depth, not of the shortcuts alone; the comparison at "
+                           "equal depth above is the one that isolates the shortcuts.")
+    # a ResNet whose mean is lower but that is above the plain net at most ranks does not show it
     (against, deeper) = layer_response_claims({"plain20": plain20, "resnet20": [1.1, 0.95, 0.3], "resnet56": [0.9] * 9})
-    assert against.endswith("below at 1 of 3 sorted positions): not what the paper shows.")
+    assert against.endswith(f"below at 1 of 3 ranks): not what the paper shows. {ranks}")
     assert deeper.endswith("ResNet-20 0.78, ResNet-56 0.90: not what the paper shows.")
     assert all("Not shown yet" in line for line in layer_response_claims({"resnet20": plain20}))
 
