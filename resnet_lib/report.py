@@ -82,7 +82,8 @@ def error_stats(runs: list[Run], by: tuple[str, ...] = ("arch",)) -> pd.DataFram
 
 
 def provenance(runs: list[Run]) -> str:
-    """One line on what the runs are: data set (with checksum), schedule, seeds, hardware, commits."""
+    """One short line on what the runs are: data set (with checksum), split, schedule, seeds, the kinds of
+    hardware and the commits they were trained at (the first and the last; each piece in full: the runs page)."""
     if not runs:
         return "no recorded runs"
     summaries = [r.summary() for r in runs]
@@ -91,12 +92,15 @@ def provenance(runs: list[Run]) -> str:
     iterations = sorted({c.iterations for c in configs})
     full = all(s["full_schedule"] for s in summaries)
     schedule = "full 64k-iteration paper schedule" if full else f"SHORT RUN ({', '.join(map(str, iterations))} iterations), not the replication"
-    hardware = sorted({hardware_name(h) for s in summaries for h in pieces_of(s, "hardware")})
-    commits = sorted({(c or "unknown")[:12] for s in summaries for c in pieces_of(s, "git_commit")})
+    hardware = sorted({short_hardware(h) for s in summaries for h in pieces_of(s, "hardware")})
+    pieces = sorted((piece.get("started") or "", (piece.get("git_commit") or "unknown")[:7])
+                    for s in summaries for piece in (s.get("pieces") or [s["environment"]]))
+    commits = list(dict.fromkeys(commit for _, commit in pieces))
+    trained_at = commits[0] if len(commits) == 1 else f"{len(commits)} commits, {commits[0]} to {commits[-1]}"
     seeds = sorted({c.seed for c in configs})
     splits = "; ".join(sorted({split_name(c.val_fraction, s["data"]["train_size"]) for c, s in zip(configs, summaries)}))
-    return (f"data: {', '.join(data)}; trained on: {splits}; schedule: {schedule}; seeds: {seeds}; "
-            f"hardware: {'; '.join(hardware)}; commits: {', '.join(commits)}")
+    return (f"data: {', '.join(data)}; trained on: {splits}; schedule: {schedule}; seeds: {', '.join(map(str, seeds))}; "
+            f"hardware: {'; '.join(hardware)}; code: {trained_at} (each run: [Recorded runs](runs))")
 
 
 def split_name(val_fraction: float, train_size: int, short: bool = False) -> str:

@@ -12,11 +12,11 @@ import pandas as pd
 
 from . import paper, report
 from .analysis import describe
-from .config import TrainConfig
+from .config import SCHEDULES, TrainConfig
 from .data import CIFAR10_SHA256, JPEG_SHA256
-from .report import (benchmark_table, error_stats, evaluation_benchmark_table, how, run_table, short_hardware,
-                     show_provenance, show_table)
-from .results import Run, list_runs, load_runs
+from .report import (benchmark_table, error_stats, evaluation_benchmark_table, hardware_name, how, run_table,
+                     short_hardware, show_provenance, show_table, split_name)
+from .results import Run, list_runs
 
 
 def show_runs(shown: list[Run], with_paper: bool = True) -> None:
@@ -192,21 +192,32 @@ def show_numerics_check(results: str | Path, arch: str = "resnet20", schedule: s
 
 
 def show_all_runs(results: str | Path) -> None:
-    """Every finished run with its provenance (an unfinished one, `show_unfinished_runs`, changes no checked output)."""
-    table = load_runs(results)
-    table = table[table["finished"]] if not table.empty else table
-    if table.empty:
+    """Every finished run, one short row each (net, data, split, schedule, precision, seed, test error, wall
+    time, machines, code), then the machines named in full and the data sets with their checksums. An
+    unfinished run (`show_unfinished_runs`) changes no checked output."""
+    runs = [r for r in list_runs(results) if r.finished]
+    if not runs:
         print("no recorded runs")
         return
-    columns = {"run": "run", "iterations": "iterations", "final.test_error": "test error",
-               "data.name": "data", "data.sha256": "data sha256", "hardware": "hardware",
-               "environment.torch": "torch", "environment.git_commit": "commit", "wall_time_s": "wall time (s)"}
-    shown = table.reindex(columns=list(columns)).rename(columns=columns)
-    shown["data sha256"] = shown["data sha256"].str[:8]
-    shown["torch"] = shown["torch"].str.split("+").str[0]
-    shown["hardware"] = [" + ".join(dict.fromkeys(short_hardware(h) for h in hw.split(" + "))) for hw in shown["hardware"]]
-    shown["commit"] = shown["commit"].str[:8]
-    show_table(shown)
+    rows, machines, data = [], {}, {}
+    for run in runs:
+        config, summary = run.config(), run.summary()
+        pieces = summary.get("pieces") or [summary["environment"]]
+        for piece in pieces:
+            machines.setdefault(short_hardware(piece["hardware"]), set()).add(hardware_name(piece["hardware"]))
+        commits = list(dict.fromkeys((p.get("git_commit") or "unknown")[:7] for p in pieces))
+        data[summary["data"]["name"]] = summary["data"]["sha256"]
+        rows.append({"net": config.net_name, "data": summary["data"]["name"],
+                     "trained on": split_name(config.val_fraction, summary["data"]["train_size"], short=True),
+                     "schedule": config.schedule if config.schedule in SCHEDULES else f"{config.iterations} it",
+                     "precision": config.precision, "seed": config.seed, "test error": summary["final"]["test_error"],
+                     "wall time": f"{summary['wall_time_s'] / 3600:.1f} h" if summary.get("wall_time_s") else "–",
+                     "machines": " + ".join(dict.fromkeys(short_hardware(p["hardware"]) for p in pieces)),
+                     "code": commits[0] if len(commits) == 1 else f"{commits[0]}…{commits[-1]} ({len(commits)})",
+                     "folder": f"…-{run.path.name.rsplit('-', 1)[-1]}"})
+    show_table(pd.DataFrame(rows))
+    show_table(pd.DataFrame([{"machine": name, "in full": "; ".join(sorted(full))} for name, full in sorted(machines.items())]))
+    show_table(pd.DataFrame([{"data": name, "sha256": sha} for name, sha in sorted(data.items())]))
 
 
 def show_unfinished_runs(results: str | Path) -> None:
