@@ -1,5 +1,5 @@
 """The shell commands that record configurations: one `python -m resnet_lib train` per run, or one
-Slurm `sweep` per group of runs that differ only in architecture, seed and shortcut. The book shows
+`sweep` (here or on Slurm) per group of runs that differ only in architecture, seed and shortcut. The book shows
 them for what is not yet recorded; the campaign runs them.
 """
 
@@ -37,9 +37,10 @@ def train_command(config: TrainConfig, results: str | Path = RESULTS_DIR) -> str
     return " ".join(parts)
 
 
-def sweep_commands(configs: list[TrainConfig], results: str | Path = RESULTS_DIR) -> list[str]:
-    """Slurm sweep commands that record `configs`: one per group sharing every setting but arch, seed and
-    shortcut (a sweep trains the product of its lists; runs already recorded are skipped)."""
+def sweep_commands(configs: list[TrainConfig], results: str | Path = RESULTS_DIR, slurm: bool = True) -> list[str]:
+    """Sweep commands that record `configs`, as a Slurm job array (`slurm`) or on this machine: one per group
+    sharing every setting but arch, seed and shortcut (a sweep trains the product of its lists; runs already
+    recorded are skipped)."""
     groups: dict[str, list[TrainConfig]] = {}
     for config in configs:
         common = train_command(replace(config, arch="resnet20", seed=0, shortcut=None), results)
@@ -52,5 +53,5 @@ def sweep_commands(configs: list[TrainConfig], results: str | Path = RESULTS_DIR
         shortcuts = sorted({c.shortcut for c in group if c.shortcut and c.shortcut != "A"})
         if shortcuts:
             lists.append(f"--shortcuts {','.join(shortcuts)}")
-        commands.append(f"python -m resnet_lib sweep {' '.join(lists)}{options} --executor slurm --wait")
+        commands.append(f"python -m resnet_lib sweep {' '.join(lists)}{options}" + (" --executor slurm --wait" * slurm))
     return commands

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .commands import sweep_commands, train_command
+from .commands import sweep_commands
 from .config import TrainConfig
 from .console import tell_terminal
 from .results import RESULTS_DIR, Run, devices_of, pieces_of
@@ -149,17 +149,22 @@ def short_title(runs: list[Run]) -> str:
 
 
 def show_missing(missing: list[TrainConfig], results: str | Path = RESULTS_DIR) -> None:
-    """List configurations not yet recorded, with the exact commands that record them, here or on a cluster."""
+    """What is not yet recorded, net by net with its seeds, and the one command (a sweep per group of runs that
+    share their settings) that records it here; on a Slurm cluster the same sweep with `--executor slurm`."""
     from IPython.display import Markdown, display
 
     if not missing:
         display(Markdown("All requested configurations are recorded."))
         return
-    lines = [f"**{len(missing)} configuration(s) not yet recorded**; these commands record them:", "", "```bash"]
-    lines += [train_command(c, results) for c in missing]
-    lines += ["```", "", "or all at once on a Slurm cluster (see the README):", "", "```bash"]
-    lines += sweep_commands(missing, results)
-    lines += ["```"]
+    seeds: dict[str, list[int]] = {}
+    for config in missing:
+        seeds.setdefault(config.net_name, []).append(config.seed)
+    nets = ", ".join(f"{net} (seed{'s' * (len(s) > 1)} {', '.join(map(str, sorted(s)))})" for net, s in seeds.items())
+    commands = sweep_commands(missing, results, slurm=False)
+    lines = [f"**Not yet recorded** ({len(missing)} run{'s' * (len(missing) > 1)}): {nets}. "
+             f"{'This command records' if len(commands) == 1 else 'These commands record'} "
+             f"{'it' if len(missing) == 1 else 'them'} (a sweep skips what is recorded; on a Slurm cluster, add "
+             f"`--executor slurm --wait`):", "", "```bash", *commands, "```"]
     display(Markdown("\n".join(lines)))
 
 

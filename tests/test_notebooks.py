@@ -275,9 +275,11 @@ def test_jpegs_cost_pairs_a_net_by_its_recipe_and_stands_in_a_near_pair_until_th
     shown = []
     monkeypatch.setattr("resnet_lib.status.show_table", shown.append)
 
-    def status_row(experiment: str = "What JPEG compression costs") -> dict:
+    def status_row(experiment: str = "[What JPEG compression costs](jpeg_cost)") -> dict:
         nb.show_status(tmp_path)
-        return shown[-1].set_index("experiment").loc[experiment].to_dict()
+        row = shown[-1].set_index("experiment").loc[experiment]
+        return {"paper": row["paper"], "ours": row["ours (real CIFAR-10, full schedule)"],
+                "remains": row["remains (real CIFAR-10, full schedule)"]}
 
     for name in ["resnet20-A-cifar10-full-alltrain-bf16-seed0-4d12512a", "plain20-none-cifar10-jpeg-full-bf16-seed0-4aac7ab4",
                  "resnet20-A-cifar10-jpeg-full-bf16-seed0-d677fe77"]:
@@ -288,8 +290,9 @@ def test_jpegs_cost_pairs_a_net_by_its_recipe_and_stands_in_a_near_pair_until_th
     assert pairs[["real: trained on", "JPEG: trained on"]].values.tolist() == [["all 50k", "45k (5k held out)"]]
     assert tables.holdout_cost_table(tmp_path).empty
     assert status_row() == {"paper": "not in the paper",
-                            "ours": "ResNet-20: +4.80 points on the JPEG copy (full schedule, near pair)",
-                            "remains": "the same-recipe pair of ResNet-20 (real CIFAR-10 on the copy's split)"}
+                            "ours": "test error on the JPEG copy minus on real CIFAR-10, full schedule: ResNet-20 +4.80 "
+                                    "points (real data trained on all 50k images, the copy on 45k)",
+                            "remains": "ResNet-20 on real CIFAR-10 with the copy's 45k/5k split"}
 
     twin = tmp_path / "resnet20-A-cifar10-full-bf16-seed0-standin"  # the campaign's step 2, as its record would read
     shutil.copytree(tmp_path / "resnet20-A-cifar10-jpeg-full-bf16-seed0-d677fe77", twin)
@@ -305,11 +308,10 @@ def test_jpegs_cost_pairs_a_net_by_its_recipe_and_stands_in_a_near_pair_until_th
     assert holdout[["net", "val_fraction", "trained on", "test error", "on all training images"]].values.tolist() == [
         ["ResNet-20", 0.1, "45k (5k held out)", 8.5, 8.13]]
     assert holdout["difference"].round(2).tolist() == [0.37]
-    assert status_row() == {"paper": "not in the paper", "ours": "ResNet-20: +4.43 points on the JPEG copy (full schedule)",
-                            "remains": "–"}
-    table6 = status_row("Table 6: ResNet-20 test error")  # the reported run is still the 50k one, its seed 0 alone
-    assert (table6["ours"], table6["remains"]) == ("8.13% (full schedule, seed 0, cifar10, CPU, bf16)",
-                                                   "on real CIFAR-10, full schedule: ResNet-20 (1 of 5 seeds)")
+    assert status_row() == {"paper": "not in the paper", "remains": "–", "ours": "test error on the JPEG copy minus on "
+                            "real CIFAR-10, full schedule: ResNet-20 +4.43 points (same recipe)"}
+    table6 = status_row("[Table 6](table6): ResNet-20 test error")  # the reported run is still the 50k one, its seed 0 alone
+    assert (table6["ours"], table6["remains"]) == ("8.13% (seed 0; CPU, bf16)", "ResNet-20 (1 of 5 seeds)")
 
 
 def test_runs_of_another_shortcut_option_are_named_apart_and_never_averaged_in(tmp_path):
@@ -335,20 +337,22 @@ def test_runs_of_another_shortcut_option_are_named_apart_and_never_averaged_in(t
     assert ax.get_legend_handles_labels()[1] == ["ResNet-8", "ResNet-8 B"]
 
 
-def test_status_shows_one_data_set_and_names_it(tmp_path, monkeypatch):
-    """ResNet-20 recorded on two data sets on one schedule: the status row shows one of them (the official
-    CIFAR-10 before a copy) and names it; the two are never averaged as if they were two seeds."""
+def test_status_puts_beside_the_paper_only_runs_on_real_cifar10_and_the_full_schedule(tmp_path, monkeypatch):
+    """ResNet-20 recorded on a short schedule, on generated data and relabelled as real CIFAR-10: neither stands
+    beside the paper's number; the row says it is not yet trained and where the other runs are. Relabelled as a
+    full-schedule real-data run, it is shown, with its seed, device and precision."""
     import shutil
 
     from resnet_lib import notebook as nb
     from resnet_lib.config import TrainConfig
+    from resnet_lib.data import CIFAR10_SHA256
     from resnet_lib.train import train
 
     run = train(TrainConfig(arch="resnet20", data="synthetic", iterations=12, eval_every=6, batch_size=32,
-                            val_fraction=0.05, precision="fp32"), out_dir=tmp_path, device="cpu", progress=False)
+                            val_fraction=0.0, precision="fp32"), out_dir=tmp_path, device="cpu", progress=False)
     other = Path(shutil.copytree(run.path, tmp_path / "as-if-on-cifar10"))  # the same run, relabelled
     config, summary = (json.loads((other / name).read_text()) for name in ("config.json", "summary.json"))
-    config["data_sha256"] = summary["data"]["sha256"] = "0" * 64
+    config["data_sha256"] = summary["data"]["sha256"] = CIFAR10_SHA256
     summary["data"]["name"], summary["final"]["test_error"] = "cifar10", 50.0
     (other / "config.json").write_text(json.dumps(config))
     (other / "summary.json").write_text(json.dumps(summary))
@@ -356,14 +360,14 @@ def test_status_shows_one_data_set_and_names_it(tmp_path, monkeypatch):
     tables = []
     monkeypatch.setattr("resnet_lib.status.show_table", tables.append)
     nb.show_status(tmp_path)
-    ours = tables[0].set_index("experiment")["ours"]
-    assert ours["Table 6: ResNet-20 test error"] == "50.00% (12 it. schedule, seed 0, cifar10, CPU, fp32)"
-    shutil.rmtree(other)
+    ours = tables[0].set_index("experiment")["ours (real CIFAR-10, full schedule)"]
+    assert ours["[Table 6](table6): ResNet-20 test error"] == "not yet trained (shorter or JPEG-copy runs: [Table 6](table6))"
+    assert ours["[Table 6](table6): ResNet-56 test error"] == "not yet trained"
+    summary["full_schedule"] = True  # as a run on the paper's whole recipe records it
+    (other / "summary.json").write_text(json.dumps(summary))
     nb.show_status(tmp_path)
-    ours = tables[1].set_index("experiment")["ours"]
-    test_error = run.summary()["final"]["test_error"]
-    assert ours["Table 6: ResNet-20 test error"] == f"{test_error:.2f}% (12 it. schedule, seed 0, synthetic, CPU, fp32)"
-    assert ours["Table 6: ResNet-56 test error"] == "not yet run"
+    ours = tables[1].set_index("experiment")["ours (real CIFAR-10, full schedule)"]
+    assert ours["[Table 6](table6): ResNet-20 test error"] == "50.00% (seed 0; CPU, fp32)"
 
 
 def test_an_unfinished_run_of_the_users_leaves_the_notebook_checks_green():
@@ -437,3 +441,30 @@ def test_a_plain_net_left_at_chance_is_said_not_to_have_trained_not_to_show_degr
     plain, _ = figure6_claims([Recorded("plain20", 15.9), Recorded("plain110", 89.86)])
     assert "train worse (degradation).* Final training error: plain-20 15.90%, plain-110 89.86%: not shown: too few " \
            "nets trained. plain-110 did not train at all" in plain
+
+
+def test_the_verdict_says_what_replicates_what_differs_what_is_not_yet_run_and_what_jpeg_costs(tmp_path):
+    """Recorded runs copied apart: the four real-data full-schedule nets of Figure 6's core, ResNet-20 on the
+    45k/5k split and its JPEG twin. The landing page's verdict, from those records alone."""
+    import shutil
+
+    from resnet_lib.status import verdict
+
+    for name in ["resnet20-A-cifar10-full-alltrain-bf16-seed0-4d12512a", "plain20-none-cifar10-full-alltrain-bf16-seed0-0335dfd3",
+                 "resnet56-A-cifar10-full-alltrain-bf16-seed0-f374507b", "plain56-none-cifar10-full-alltrain-bf16-seed0-497173b3",
+                 "resnet20-A-cifar10-full-bf16-seed0-26d2487a", "resnet20-A-cifar10-jpeg-full-bf16-seed0-d677fe77",
+                 "resnet32-A-cifar10-jpeg-1-8-bf16-seed0-0d655bdf"]:
+        shutil.copytree(ROOT / "results" / name, tmp_path / name, ignore=shutil.ignore_patterns("*.pt"))
+    lines = verdict(tmp_path)
+    assert lines[2] == ("- *Replicates:* Figure 6's degradation: plain-56 trains worse than plain-20 (training error 5.26% "
+                        "against 1.19%) while ResNet-56 tests better than ResNet-20 (7.18% against 8.13%); Figure 7: "
+                        "ResNets respond less than plain nets of the same depth (mean std 0.76 against 0.84 at 20 layers, "
+                        "0.47 against 0.59 at 56 layers); Table 6 within seed-to-seed variation of the paper: ResNet-56 "
+                        "7.18% (paper 6.97%).")
+    assert lines[3].startswith("- *Differs:* Table 6 beyond seed-to-seed variation: ResNet-20 8.13% (paper 8.75%), 0.62 "
+                               "points lower")
+    # ResNet-32's 1/8-schedule run on the JPEG copy is no replication: it is not yet run
+    assert lines[4].startswith("- *Not yet run:* ResNet-32, ResNet-44, ResNet-110, plain-32, plain-44, plain-110, "
+                               "shortcut options B and C, ResNet-1202 (a GPU run).")
+    assert lines[5].startswith("- *Beyond the paper:* the same ResNet-20, trained the same way, tests at 12.93% on a JPEG "
+                               "copy of CIFAR-10 against 8.70% on the real pixels: 4.23 points lost to JPEG")
