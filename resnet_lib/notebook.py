@@ -26,13 +26,13 @@ from . import plots, report
 from .claims import layer_response_claims, show_claims, show_layer_response_claims, show_table6_gaps
 from .config import SCHEDULES, TrainConfig, schedule_settings
 from .console import announce, kernel_shutting_down, leave_kernel
-from .data import JPEG_SHA256, default_source, identify, locate
+from .data import CIFAR10_SHA256, JPEG_SHA256, default_source, identify, locate
 from .errors import ConfigError
 from .models import parse_shortcut
 from .report import run_table, save_figure, show_table
 from .results import RESULTS_DIR, SMOKE_DIR, Run, find_run, list_runs, longest
 from .runtime import DEVICES
-from .status import show_status
+from .status import show_status, show_status_grid, show_verdict
 from .tables import (run_times, show_all_runs, show_architectures, show_benchmarks, show_evaluation_benchmarks,
                      show_identity_mappings, show_jpeg_cost, show_layer_response_stats, show_numerics_check,
                      show_parameters, show_published, show_run_times, show_runs, show_shortcut_stats, show_table3,
@@ -42,7 +42,8 @@ from .tables import (run_times, show_all_runs, show_architectures, show_benchmar
 __all__ = [  # what the notebooks call: defined here, or handed on from the modules that make them
     "Request", "request", "check_parameters", "enter_project_root", "whole_numbers", "shortcut_options", "runs",
     "shown_runs", "shorter_runs", "copy_runs", "show_missing", "show_other_runs", "figure6", "error_figure", "figure7",
-    "show_claims", "show_table6_gaps", "layer_response_claims", "show_layer_response_claims", "show_status", "run_times",
+    "show_claims", "show_table6_gaps", "layer_response_claims", "show_layer_response_claims", "show_status",
+    "show_status_grid", "show_verdict", "table6_figure", "run_times",
     "show_all_runs",
     "show_architectures", "show_benchmarks", "show_evaluation_benchmarks", "show_identity_mappings", "show_jpeg_cost",
     "show_layer_response_stats", "show_numerics_check", "show_parameters", "show_published", "show_run_times",
@@ -296,6 +297,14 @@ def figure6(req: Request, shown: list[Run], name: str) -> None:
 def error_figure(req: Request, shown: list[Run], name: str) -> None:
     """The error curves of `shown` in one panel (plots.error_figure), saved and shown."""
     _save_and_show(plots.error_figure(shown), f"{name}-{req.label(shown)}")
+
+
+def table6_figure(req: Request) -> None:
+    """Table 6 as a dot plot (plots.table6_dots) of the ResNets recorded in `req.results` on real CIFAR-10 and
+    the full schedule, beside the paper's and the public reimplementations' numbers; saved and shown."""
+    real = [r for r in list_runs(req.results) if r.finished and r.config().data_sha256 == CIFAR10_SHA256
+            and r.summary()["full_schedule"]]
+    _save_and_show(plots.table6_dots(real), "table6-cifar10-full")
 
 
 def figure7(req: Request, shown: list[Run]) -> list[Run]:

@@ -10,7 +10,7 @@ import pandas as pd
 
 from . import paper
 from .config import TrainConfig
-from .data import CIFAR10_SHA256
+from .data import CIFAR10_SHA256, JPEG_SHA256
 from .models import SHORTCUT_OPTIONS, paper_name, parse_arch, resolve_shortcut
 from .report import show_table
 from .results import Run, devices_of, list_runs, longest
@@ -127,6 +127,46 @@ def show_verdict(results: str | Path) -> None:
     from IPython.display import Markdown, display
 
     display(Markdown("\n".join(verdict(results))))
+
+
+GRID_DEPTHS = [20, 32, 44, 56, 110, 1202]
+
+
+def grid_cells(results: str | Path) -> dict[str, dict[int, tuple[str, str]]]:
+    """What `plots.status_grid` draws: for each net family (ResNet, plain, ResNet with option B or C) and
+    depth, the best kind of record there is ("real", "jpeg", "short" or "none") and its test error (mean
+    over seeds, %) or, for a short run, its schedule."""
+    runs = [r for r in list_runs(results) if r.finished and r.config().data_sha256]
+    real = _replication(runs)
+    jpeg = [r for r in runs if r.config().data_sha256 == JPEG_SHA256 and r.summary()["full_schedule"]]
+    rows = {}
+    for row, kind, shortcut in [("ResNet", "resnet", None), ("plain", "plain", None), ("ResNet, option B", "resnet", "B"),
+                                ("ResNet, option C", "resnet", "C")]:
+        cells = {}
+        for depth in GRID_DEPTHS:
+            arch = f"{kind}{depth}"
+            for label, pool in (("real", real), ("jpeg", jpeg)):
+                found = longest(pool, [arch], [shortcut])
+                if found:
+                    cells[depth] = (label, f"{np.mean([r.summary()['final']['test_error'] for r in found]):.2f}")
+                    break
+            else:
+                short = longest(runs, [arch], [shortcut])
+                if short:
+                    cells[depth] = ("short", f"{short[0].config().schedule} sched.")
+        rows[row] = cells
+    return rows
+
+
+def show_status_grid(results: str | Path) -> None:
+    """`plots.status_grid` of `grid_cells(results)`, saved in figures/ and shown."""
+    import matplotlib.pyplot as plt
+
+    from .plots import status_grid
+    from .report import save_figure
+
+    save_figure(status_grid(grid_cells(results), GRID_DEPTHS), "status-grid")
+    plt.show()
 
 
 def show_status(results: str | Path) -> None:
