@@ -25,7 +25,7 @@ from .data import augment_seed, order_seed, split_indices, tree_folders, tree_id
 from .errors import ConfigError
 
 MEAN = (0.485, 0.456, 0.406)  # ImageNet per-channel mean, [0, 1] units (mean subtraction only, as in the paper)
-# AlexNet's PCA lighting noise on ImageNet RGB (eigenvalues, eigenvectors as columns), as in the authors' Torch code.
+# AlexNet's PCA lighting noise on ImageNet RGB (eigenvalues, eigenvectors as columns), as in fb.resnet.torch (Facebook's Torch reimplementation).
 EIGVAL = torch.tensor([0.2175, 0.0188, 0.0045])
 EIGVEC = torch.tensor([[-0.5675, 0.7192, 0.4009], [-0.5808, -0.0045, -0.8140], [-0.5836, -0.6948, 0.4203]])
 

@@ -298,7 +298,7 @@ class ResNet(nn.Module):
         return nn.Sequential(*layers)
 
     def _init_weights(self) -> None:
-        """He normal init (fan_out, as the authors' Torch code) for convs; BN to identity; fc default."""
+        """He normal init (fan_out, as fb.resnet.torch, Facebook's Torch reimplementation) for convs; BN to identity; fc default."""
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")

@@ -188,7 +188,7 @@ def show_numerics_check(results: str | Path, arch: str = "resnet20", schedule: s
                    f"{spread:.2f} points ({len(errors['fp32'])} fp32 seeds, {len(errors['bf16'])} bf16).")
     default = ("bf16 is the default where the hardware runs it natively (CUDA, AVX-512 BF16, AMX)" if BF16_BY_DEFAULT
                else "bf16 stays opt-in (--precision bf16)")
-    display(Markdown(f"**Verdict:** {verdict} Hence {default}. Runs: {how(runs).strip()[1:-1]}."))
+    display(Markdown(f"**Measured:** {verdict} {default[0].upper() + default[1:]}. Runs: {how(runs).strip()[1:-1]}."))
 
 
 def show_all_runs(results: str | Path) -> None:
@@ -238,17 +238,25 @@ def show_unfinished_runs(results: str | Path) -> None:
 
 
 def show_published() -> None:
-    """The published models' cards (resnet_lib.hub), beside the paper's test error."""
+    """The published models' cards (resnet_lib.hub): those trained on real CIFAR-10 beside the paper's test
+    error, those trained on the JPEG copy apart (tested on that copy, not comparable with the paper); each with
+    its file's SHA-256."""
     from .hub import cards
 
-    rows = [{"model": c.name, "arch": c.arch, "shortcut": c.shortcut or "-", "schedule": c.schedule, "data": c.data,
-             "precision": c.precision, "seed": c.seed, "test error (published file)": c.test_error,
-             "test error (run)": c.recorded_test_error, "paper": c.paper_test_error, "run": c.run}
-            for c in cards().values()]
-    if rows:
-        show_table(pd.DataFrame(rows))
-    else:
+    published = list(cards().values())
+    if not published:
         print("none published yet: a model is published when its run on the paper's full schedule is recorded")
+        return
+    for real in (True, False):
+        rows = [{"model": c.name, "file": f"published/{c.name}.pt", "net": TrainConfig(arch=c.arch, shortcut=c.shortcut).net_name,
+                 "schedule": c.schedule, "data": c.data, "precision": c.precision, "seed": c.seed,
+                 "test error (published file)": c.test_error, "test error (run)": c.recorded_test_error,
+                 **({"paper": c.paper_test_error} if real else {}), "sha256": f"{c.file_sha256[:16]}…"}
+                for c in published if (c.data_sha256 == CIFAR10_SHA256) == real]
+        if rows:
+            print("Trained on real CIFAR-10:" if real else
+                  "Trained and tested on the JPEG copy (not comparable with the paper's numbers):")
+            show_table(pd.DataFrame(rows))
 
 
 def jpeg_cost_table(results: str | Path) -> pd.DataFrame:

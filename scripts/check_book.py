@@ -3,9 +3,11 @@
 For each page: it loads, every image has decoded pixels, math (if any) was typeset by the local
 MathJax without errors, no raw Python object repr (`<IPython.core.display.Markdown object>`) or
 absolute path of the machine that built it shows, no table is wider than the text column and no code
-block is cut off at 1280 px, and no code shows but a notebook's parameters cell. Across pages: where
+block is cut off at 1280 px, no notebook code shows (the report shows outputs), and no figure is scaled
+down at 1280 px nor below half its size at 390 px (a phone), where its text would be too small to read. Across pages: where
 the landing page's status table says nothing remains ("–") for an experiment, its page lists no
-configuration of it as not yet recorded. Saves a screenshot of each page to book/_build/screenshots/.
+configuration of it as not yet recorded. Saves screenshots of each page, at 1280 px and at 390 px
+(`<page>-phone.png`), to book/_build/screenshots/.
 Exits 1 on any failure. Needs Debian's chromium and chromium-driver, and selenium.
 
     .venv/bin/python scripts/check_book.py [book/_build/html]
@@ -34,6 +36,17 @@ def browser() -> webdriver.Chrome:
                  "--window-size=1280,1600", "--allow-file-access-from-files"):
         options.add_argument(flag)
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+
+
+FIGURE_MAX_PX = 760  # the text column at 1280 px
+PHONE_PX, PHONE_MIN_SCALE = 390, 0.5  # a figure's 9-point text at 120 dpi stays above 7 px when scaled to half
+
+
+def figure_scales(driver) -> list[tuple[str, float]]:
+    """(source, displayed width / drawn width) of each figure in the article."""
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll('article img, main img')).filter(i => i.naturalWidth > 200)"
+        ".map(i => [i.src.slice(-40), i.getBoundingClientRect().width / i.naturalWidth])")
 
 
 def check_page(driver, page: Path, shots: Path) -> list[str]:
@@ -69,29 +82,37 @@ def check_page(driver, page: Path, shots: Path) -> list[str]:
     if cut:
         problems.append(f"{cut} code block(s) cut off at 1280 px")
     code = driver.execute_script(
-        "return Array.from(document.querySelectorAll('div.cell:not(.tag_parameters) div.cell_input'))"
-        ".filter(c => c.closest('details:not([open])') === null).map(c => c.innerText.split('\\n')[0])")
-    problems += [f"code cell shown (tag it hide-input): {first}" for first in code]
+        "return Array.from(document.querySelectorAll('div.cell div.cell_input')).map(c => c.innerText.split('\\n')[0])")
+    problems += [f"code shown (the report shows outputs only: nb_remove_code_source): {first}" for first in code]
+    problems += [f"figure scaled to {scale:.0%} at 1280 px (draw it at most {FIGURE_MAX_PX} px wide): {src}"
+                 for src, scale in figure_scales(driver) if scale < 0.9]
     images = driver.execute_script("return document.images.length")
     height = driver.execute_script("return document.body.scrollHeight")
     driver.set_window_size(1280, min(max(height, 800), 8000))
     driver.save_screenshot(str(shots / f"{page.stem}.png"))
+    driver.set_window_size(PHONE_PX, 1600)
+    time.sleep(0.3)
+    problems += [f"figure scaled to {scale:.0%} at {PHONE_PX} px, its text too small to read: {src}"
+                 for src, scale in figure_scales(driver) if scale < PHONE_MIN_SCALE]
+    height = driver.execute_script("return document.body.scrollHeight")
+    driver.set_window_size(PHONE_PX, min(max(height, 800), 8000))
+    driver.save_screenshot(str(shots / f"{page.stem}-phone.png"))
     driver.set_window_size(1280, 1600)
     print(f"{'FAIL' if problems else 'ok  '} {page.name}: {images} images, math {'rendered' if has_math and not problems else 'none' if not has_math else 'BROKEN'}")
     return problems
 
 
-# A status row of the landing page -> (its page, what that page's commands for missing runs name)
-STATUS_PAGES = [(r"Table 6: ResNet-(\d+)", "table6.html", "--arch resnet{0} "),
-                (r"Figure 6: deeper plain", "fig6_cifar.html", "--arch plain"),
-                (r"Figure 6: deeper ResNets", "fig6_cifar.html", "--arch resnet"),
-                (r"Shortcut options", "shortcuts.html", "--arch resnet"),
-                (r"Figure 7", "layer_responses.html", "--arch ")]
+# A status row of the landing page -> (its page, how that page's 'Not yet recorded' paragraph names its nets)
+STATUS_PAGES = [(r"Table 6: ResNet-(\d+)", "table6.html", "ResNet-{0} ("),
+                (r"Figure 6: deeper plain", "fig6_cifar.html", "plain-"),
+                (r"Figure 6: deeper ResNets", "fig6_cifar.html", "ResNet-"),
+                (r"Shortcut options", "shortcuts.html", "ResNet-"),
+                (r"Figure 7", "layer_responses.html", "")]
 
 
 def status_contradictions(driver, html: Path) -> list[str]:
     """Rows of the landing page's status table that say nothing remains ("–") while the experiment's own
-    page lists a configuration of theirs as not yet recorded (the commands that record it)."""
+    page lists a net of theirs as not yet recorded (the paragraph "Not yet recorded (...): <nets>")."""
     intro = html / "notebooks" / "intro.html"
     if not intro.exists():
         return []
@@ -103,13 +124,14 @@ def status_contradictions(driver, html: Path) -> list[str]:
     for row in rows:
         if len(row) < 4 or row[-1] not in ("–", "-"):
             continue
-        for pattern, page, command in STATUS_PAGES:
+        for pattern, page, net in STATUS_PAGES:
             match = re.match(pattern, row[0])
             if not match or not (html / "notebooks" / page).exists():
                 continue
             driver.get((html / "notebooks" / page).resolve().as_uri())
-            text = driver.execute_script("return document.body.innerText")
-            if "not yet recorded" in text and command.format(*match.groups()) in text:
+            missing = driver.execute_script("return Array.from(document.querySelectorAll('p'))"
+                                            ".map(p => p.innerText).filter(t => t.startsWith('Not yet recorded'))")
+            if any(net.format(*match.groups()) in text for text in missing):
                 problems.append(f"'{row[0]}': nothing remains, says the landing page, but {page} lists runs of it "
                                 f"not yet recorded")
     return problems
