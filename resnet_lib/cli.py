@@ -106,9 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_device(p)
     p.set_defaults(handler=_publish)
 
-    p = commands.add_parser("evaluate", help="test (and validation) error of a checkpoint or weights file")
-    p.add_argument("checkpoint", help="a run's checkpoint.pt, or weights.pt with config.json beside it")
+    p = commands.add_parser("evaluate", help="test (and validation) error of a checkpoint, weights or published file")
+    p.add_argument("checkpoint", help="a run's checkpoint.pt, weights.pt with config.json beside it, or a published "
+                                      "model (published/<name>.pt)")
     p.add_argument("--data", help="data source (default: the one the run was trained on)")
+    p.add_argument("--record", action="store_true", help="a published model tested on another data set: write the "
+                                                         "result beside its run (results/<run>/tested_elsewhere.json)")
     _add_device(p)
     p.set_defaults(handler=_evaluate)
     return parser
@@ -267,8 +270,18 @@ def _publish(args) -> int:
 
 def _evaluate(args) -> int:
     from .evaluation import evaluate_file
+    from .hub import PUBLISHED_DIR, test_elsewhere
 
-    result = evaluate_file(args.checkpoint, data=args.data, device=args.device)
+    path = Path(args.checkpoint)
+    if path.with_suffix(".json").exists() and path.parent.resolve() == PUBLISHED_DIR.resolve():
+        if not args.data:
+            raise ConfigError(f"{path} is a published model: its card holds its test error on its own data; pass "
+                              f"--data to test it on another data set's test images")
+        result = test_elsewhere(path.stem, args.data, record=args.record, device=args.device)
+    elif args.record:
+        raise ConfigError("--record is for a published model tested on another data set (published/<name>.pt)")
+    else:
+        result = evaluate_file(args.checkpoint, data=args.data, device=args.device)
     print(json.dumps(result))
     return 0
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -182,3 +183,46 @@ def publish(run_folder: str | Path, name: str | None = None, out: str | Path | N
         file_sha256=hashlib.sha256(file.read_bytes()).hexdigest())
     (out / f"{name}.json").write_text(json.dumps(asdict(card), indent=2) + "\n")
     return card
+
+
+TESTED_ELSEWHERE = "tested_elsewhere.json"  # in a published model's run folder: its tests on other data sets' images
+
+
+def test_elsewhere(name: str, source: str, results: str | Path = "results", record: bool = False,
+                   device: str = "auto") -> dict:
+    """The published model `name` tested on the test images of `source` (e.g. "cifar10-jpeg" for a model
+    trained on real CIFAR-10), through the model's own preprocessing (its training set's mean image), as a
+    user of the weights would: test error (%) and loss (nats), with the data set's identity, the file's
+    SHA-256 and where it was measured. `record`: also written, under the data set's name, into
+    `results/<run>/tested_elsewhere.json` beside the run the model comes from."""
+    from .data import load_dataset, normalize
+    from .evaluation import evaluate
+    from .provenance import describe_hardware, git_commit
+    from .results import Run, write_json
+    from .runtime import pick_device
+
+    if name not in cards():
+        raise ConfigError(f"no published model {name!r}; published: {', '.join(cards()) or 'none yet'}")
+    card, device = cards()[name], pick_device(device)
+    dataset = load_dataset(source)
+    state, mean = card.state()
+    model = build_model(card.arch, card.shortcut).to(device)
+    model.load_state_dict(state)
+    mean = mean.to(device)
+    batches = ((normalize(x.to(device), mean), y.to(device))
+               for x, y in zip(dataset.test_images.split(500), dataset.test_labels.split(500)))
+    loss, error = evaluate(model, batches)
+    result = {"model": name, "weights_sha256": card.file_sha256, "data": dataset.name, "data_sha256": dataset.sha256,
+              "test_size": len(dataset.test_labels), "test_error": round(error, 2), "test_loss": loss,
+              "preprocessing": f"the model's own: the mean image of its training set ({card.data})",
+              "hardware": describe_hardware(device), "torch": str(torch.__version__), "git_commit": git_commit(),
+              "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    if record:
+        run = Run(Path(results) / card.run)
+        if not run.finished:
+            raise ConfigError(f"{run.path} (the run {name} comes from) is not in {results}; record from the project root")
+        file = run.path / TESTED_ELSEWHERE
+        recorded = json.loads(file.read_text()) if file.exists() else {}
+        write_json(file, {**recorded, dataset.name: result})
+    return result
+

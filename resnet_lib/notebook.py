@@ -36,7 +36,7 @@ from .status import show_status, show_status_grid, show_verdict
 from .tables import (run_times, show_all_runs, show_architectures, show_benchmarks, show_evaluation_benchmarks,
                      show_identity_mappings, show_jpeg_cost, show_layer_response_stats, show_numerics_check,
                      show_parameters, show_published, show_run_times, show_runs, show_shortcut_stats, show_table3,
-                     show_table6, show_unfinished_runs)
+                     show_table6, show_test_time_cost, show_unfinished_runs)
 
 
 __all__ = [  # what the notebooks call: defined here, or handed on from the modules that make them
@@ -47,7 +47,7 @@ __all__ = [  # what the notebooks call: defined here, or handed on from the modu
     "show_all_runs",
     "show_architectures", "show_benchmarks", "show_evaluation_benchmarks", "show_identity_mappings", "show_jpeg_cost",
     "show_layer_response_stats", "show_numerics_check", "show_parameters", "show_published", "show_run_times",
-    "show_runs", "show_shortcut_stats", "show_table3", "show_table6", "show_unfinished_runs"]
+    "show_runs", "show_shortcut_stats", "show_table3", "show_table6", "show_test_time_cost", "show_unfinished_runs"]
 
 
 @dataclass

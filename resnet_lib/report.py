@@ -58,18 +58,21 @@ def short_hardware(hardware: str) -> str:
 
 
 def run_table(runs: list[Run]) -> pd.DataFrame:
-    """One row per run: architecture, shortcut, seed, final errors (%) and how it was made."""
+    """One row per run: architecture, shortcut, seed, final errors (%) and how it was made; precision and the
+    images trained on as well where the runs differ in them (else the provenance line says them once)."""
     rows = []
     for run in runs:
         config, summary = run.config(), run.summary()
         rows.append({
             "arch": config.arch, "shortcut": config.shortcut or "-", "seed": config.seed,
+            "precision": config.precision, "trained on": split_name(config.val_fraction, summary["data"]["train_size"], True),
             "train error": summary["final"]["train_error"], "val error": summary["final"]["val_error"],
             "test error": summary["final"]["test_error"], "iterations": config.iterations,
             "data": summary["data"]["name"],
-            "hardware": " + ".join(dict.fromkeys(short_hardware(h) for h in pieces_of(summary, "hardware"))),  # in full: provenance()
+            "hardware": " + ".join(dict.fromkeys(short_hardware(h) for h in pieces_of(summary, "hardware"))),  # in full: the runs page
         })
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    return table.drop(columns=[c for c in ("precision", "trained on") if c in table and table[c].nunique() < 2])
 
 
 def error_stats(runs: list[Run], by: tuple[str, ...] = ("arch",)) -> pd.DataFrame:

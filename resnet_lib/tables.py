@@ -4,6 +4,7 @@ check, the recorded, unfinished and published runs, and what JPEG compression co
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -173,7 +174,8 @@ def show_numerics_check(results: str | Path, arch: str = "resnet20", schedule: s
     if table.empty:
         show_table(table)
         return
-    table.insert(1, "precision", [r.config().precision for r in runs])
+    if "precision" not in table:
+        table.insert(1, "precision", [r.config().precision for r in runs])
     show_table(table.drop(columns=["shortcut", "data", "iterations"]).sort_values(["precision", "seed"]))
     errors = {p: table[table["precision"] == p]["test error"] for p in ("fp32", "bf16")}
     from IPython.display import Markdown, display
@@ -261,8 +263,8 @@ def show_published() -> None:
 
 def jpeg_cost_table(results: str | Path) -> pd.DataFrame:
     """One row per JPEG-copy run with a real-data twin: a finished run with every setting of the run key equal
-    but the data (same recipe), or, while none is recorded, one that differs in its train/validation split too
-    (a near pair). Final test errors (%) on each copy's own test set, and the JPEG copy's excess."""
+    but the data (same recipe), or, while none is recorded, one that differs in its train/validation split too.
+    Final test errors (%) on each copy's own test set, and the JPEG copy's excess."""
     finished = [r for r in list_runs(results) if r.finished]
     real = [r for r in finished if r.config().data_sha256 == CIFAR10_SHA256]
     same = {_key_but(r.config(), "data_sha256"): r for r in real}
@@ -281,6 +283,48 @@ def jpeg_cost_table(results: str | Path) -> pd.DataFrame:
                          "JPEG: trained on": _trained_on(run), "JPEG − real": jpeg_error - real_error,
                          "same recipe": twin.config().val_fraction == config.val_fraction})
     return pd.DataFrame(rows)
+
+
+def test_time_cost_table(results: str | Path) -> pd.DataFrame:
+    """One row per published model trained on real CIFAR-10 and tested on the JPEG copy's test images
+    (`hub.test_elsewhere`, recorded beside its run): its test error on each test set (%), what the JPEG test
+    images cost, and beside it the training-side cost of the same net (JPEG copy minus real, both trained and
+    tested on their own copy; `jpeg_cost_table`), if recorded."""
+    from .hub import TESTED_ELSEWHERE, cards
+
+    training_side = {(p["net"], p["seed"]): p for p in jpeg_cost_table(results).to_dict("records")}
+    rows = []
+    for card in cards().values():
+        file = Path(results) / card.run / TESTED_ELSEWHERE
+        if card.data_sha256 != CIFAR10_SHA256 or not file.exists():
+            continue
+        tested = json.loads(file.read_text()).get("cifar10-jpeg")
+        if tested is None or tested["data_sha256"] != JPEG_SHA256 or tested["weights_sha256"] != card.file_sha256:
+            continue
+        net = TrainConfig(arch=card.arch, shortcut=card.shortcut).net_name
+        pair = training_side.get((net, card.seed))
+        rows.append({"model": card.name, "real test images": card.test_error, "JPEG test images": tested["test_error"],
+                     "cost at test time": tested["test_error"] - card.test_error,
+                     "cost in training (JPEG − real, each on its own copy)": pair["JPEG − real"] if pair else None,
+                     "training pair": ("same recipe" if pair["same recipe"] else "real on 50k, JPEG on 45k") if pair
+                     else "not recorded"})
+    return pd.DataFrame(rows)
+
+
+def show_test_time_cost(results: str | Path) -> None:
+    """`test_time_cost_table`, and the commands that measure the published real-data models it lacks."""
+    from IPython.display import Markdown, display
+
+    from .hub import cards
+
+    table = test_time_cost_table(results)
+    show_table(table) if not table.empty else print("none measured yet")
+    done = set(table.get("model", []))
+    todo = [c.name for c in cards().values() if c.data_sha256 == CIFAR10_SHA256 and c.name not in done]
+    if todo:
+        display(Markdown("**Not yet measured:** " + ", ".join(todo) + ". These commands measure and record them:\n\n"
+                         "```bash\n" + "\n".join(f"python -m resnet_lib evaluate published/{name}.pt --data cifar10-jpeg "
+                                                   f"--record" for name in todo) + "\n```"))
 
 
 def holdout_cost_table(results: str | Path) -> pd.DataFrame:
@@ -332,8 +376,8 @@ def seed_spread_table(results: str | Path) -> pd.DataFrame:
 
 def show_jpeg_cost(results: str | Path) -> None:
     """The cost of JPEG: the paired table (`jpeg_cost_table`), what holding out the validation split costs
-    (`holdout_cost_table`, which near pairs mix in), the seed spread, and the JPEG runs still waiting for their
-    same-recipe real-data twin (with the commands that record it)."""
+    (`holdout_cost_table`, which pairs that differ in their split mix in), the seed spread, and the JPEG runs
+    still waiting for their same-recipe real-data twin (with the commands that record it)."""
     from IPython.display import Markdown, display
 
     pairs = jpeg_cost_table(results)
@@ -342,9 +386,10 @@ def show_jpeg_cost(results: str | Path) -> None:
     else:
         show_table(pairs.assign(**{"same recipe": pairs["same recipe"].map({True: "yes", False: "no"})}))
     if not pairs.empty and not pairs["same recipe"].all():
-        display(Markdown("A row without the same recipe is a near pair: the two runs differ in their training "
-                         "images too, so its difference mixes JPEG's cost with that of the images held out for "
-                         "validation. That second cost, measured on real CIFAR-10 (same net trained both ways):"))
+        display(Markdown("In a row without the same recipe the two runs differ in their training images too (the "
+                         "real-data run on all 50k, the JPEG one with 5k held out), so its difference mixes JPEG's "
+                         "cost with that of the held-out images. That second cost, measured on real CIFAR-10 (the "
+                         "same net trained both ways):"))
         holdout = holdout_cost_table(results)
         if holdout.empty:
             print("not recorded yet (the campaign's step 2 records it for ResNet-20)")

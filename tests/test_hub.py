@@ -88,3 +88,22 @@ def test_each_published_model_reproduces_its_cards_test_error(card):
     model = hub.load(card.arch, weights=card.name)
     assert torch.equal(hub.preprocess(card.arch, card.name).mean, pipeline.mean)
     assert round(evaluate(model, pipeline.eval_batches("test"))[1], 2) == card.test_error
+
+
+def test_a_published_model_tested_on_other_images_is_recorded_beside_its_run(tmp_path, monkeypatch, cli):
+    """`evaluate published/<name>.pt --data D --record`: the model through its own preprocessing on D's test
+    images (on its own data, exactly its card's error), written beside its run under D's name."""
+    monkeypatch.setattr(hub, "PUBLISHED_DIR", tmp_path / "published")
+    monkeypatch.chdir(tmp_path)
+    run = train(TINY, out_dir=tmp_path / "results", device="cpu", progress=False)
+    card = hub.publish(run.path)
+    code, out, err = cli("evaluate", str(card.file), "--data", "synthetic", "--record", "--device", "cpu")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["test_error"] == card.test_error and result["weights_sha256"] == card.file_sha256
+    recorded = json.loads((run.path / hub.TESTED_ELSEWHERE).read_text())
+    assert recorded == {"synthetic": result} and recorded["synthetic"]["test_size"] == 1000
+    code, _, err = cli("evaluate", str(card.file))
+    assert code == 2 and "is a published model: its card holds its test error on its own data; pass --data" in err
+    code, _, err = cli("evaluate", str(run.weights_file), "--record")
+    assert code == 2 and "--record is for a published model" in err
