@@ -14,7 +14,7 @@ from .data import CIFAR10_SHA256, JPEG_SHA256
 from .models import SHORTCUT_OPTIONS, paper_name, parse_arch, resolve_shortcut
 from .report import show_table
 from .results import Run, devices_of, list_runs, longest
-from .tables import jpeg_cost_table
+from .tables import jpeg_cost_table, test_time_cost_table
 
 FIG6_ARCHS = [f"{kind}{depth}" for kind in ("plain", "resnet") for depth in (20, 32, 44, 56, 110)]
 FIG7_ARCHS = ["plain20", "plain56", "resnet20", "resnet56", "resnet110"]
@@ -119,6 +119,11 @@ def verdict(results: str | Path) -> list[str]:
             f"the same {p['net']}, trained the same way, tests at {p['JPEG copy']:.2f}% on a JPEG copy of CIFAR-10 "
             f"against {p['real CIFAR-10']:.2f}% on the real pixels: {p['JPEG − real']:.2f} points lost to JPEG" for p in same)
             + " ([What JPEG compression costs](jpeg_cost)).")
+    tested = test_time_cost_table(results).to_dict("records")
+    if tested:
+        lines.append("- *At test time:* the published models, trained on the real pixels, err far more on the JPEG "
+                     "copy's test images: " + ", ".join(f"{t['model']} {t['JPEG test images']:.2f}% "
+                                                       f"({t['real test images']:.2f}% on the real ones)" for t in tested) + ".")
     return lines
 
 
