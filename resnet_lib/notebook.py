@@ -41,7 +41,8 @@ from .tables import (run_times, show_all_runs, show_architectures, show_benchmar
 
 __all__ = [  # what the notebooks call: defined here, or handed on from the modules that make them
     "Request", "request", "check_parameters", "enter_project_root", "whole_numbers", "shortcut_options", "runs",
-    "shown_runs", "shorter_runs", "copy_runs", "show_missing", "show_other_runs", "figure6", "error_figure", "figure7",
+    "shown_runs", "shorter_runs", "copy_runs", "show_missing", "show_other_runs", "show_page_summary", "figure6",
+    "error_figure", "figure7",
     "show_claims", "show_table6_gaps", "layer_response_claims", "show_layer_response_claims", "show_status",
     "show_status_grid", "show_verdict", "table6_figure", "run_times",
     "show_all_runs",
@@ -273,6 +274,21 @@ def _longest_recorded(req: Request, archs: list[str], below: int | None = None, 
 def show_missing(req: Request, missing: list[TrainConfig]) -> None:
     """Configurations not yet recorded, with the commands that record them."""
     report.show_missing(missing, req.results)
+
+
+def show_page_summary(req: Request, archs: list[str], found: list[Run]) -> None:
+    """One line on what a page holds of `archs`: the nets recorded on the schedule asked for, those recorded
+    only on a shorter one, and those not recorded at all (on the data sets of `req.sources()`)."""
+    from IPython.display import Markdown, display
+
+    names = {arch: TrainConfig(arch=arch).net_name for arch in archs}
+    asked = {r.config().arch for r in found}
+    shorter = {r.config().arch for r in _longest_recorded(req, [a for a in archs if a not in asked],
+                                                          below=req.schedule["iterations"])}
+    parts = [f"{label}: {', '.join(names[a] for a in archs if a in group)}" for label, group in (
+        ("recorded on this schedule", asked), ("only on a shorter schedule", shorter),
+        ("not yet recorded", set(archs) - asked - shorter)) if group]
+    display(Markdown("**On this page:** " + "; ".join(parts) + "."))
 
 
 def show_other_runs(req: Request, archs: list[str], shown: list[Run]) -> None:
