@@ -168,25 +168,25 @@ def status_grid(rows: dict[str, dict[int, tuple[str, str]]], depths: list[int]):
     shorter schedule, "none" nothing) and labelled with its number. `rows`: {row: {depth: (kind, label)}}."""
     depths = sorted(depths)
     colours = {"real": "#4c9a5a", "jpeg": "#e0a040", "short": "#d8d8d8", "none": "#ffffff"}
-    names = {"real": "real CIFAR-10, full schedule", "jpeg": "JPEG copy, full schedule", "short": "shorter schedule only",
+    names = {"real": "real CIFAR-10, full schedule", "jpeg": "JPEG copy, full schedule", "short": "a shorter schedule only",
              "none": "not yet run"}
     fig, ax = plt.subplots(figsize=(FIGURE_WIDTH_IN, 0.5 * len(rows) + 1.3))
     for y, (row, cells) in enumerate(rows.items()):
         for x, depth in enumerate(depths):
             kind, label = cells.get(depth, ("none", ""))
             ax.add_patch(plt.Rectangle((x, y), 0.96, 0.92, color=colours[kind], ec="#999999", lw=0.5))
-            ax.text(x + 0.48, y + 0.46, label, ha="center", va="center", fontsize=8,
+            ax.text(x + 0.48, y + 0.46, label, ha="center", va="center", fontsize=10,
                     color="white" if kind == "real" else "black")
     ax.set_xlim(0, len(depths))
     ax.set_ylim(len(rows), 0)
-    ax.set_xticks([x + 0.48 for x in range(len(depths))], [str(d) for d in depths], fontsize=9)
-    ax.set_yticks([y + 0.46 for y in range(len(rows))], list(rows), fontsize=9)
+    ax.set_xticks([x + 0.48 for x in range(len(depths))], [str(d) for d in depths], fontsize=10)
+    ax.set_yticks([y + 0.46 for y in range(len(rows))], list(rows), fontsize=10)
     ax.set_xlabel("depth (layers)")
     ax.tick_params(length=0)
     for side in ax.spines.values():
         side.set_visible(False)
     handles = [plt.Rectangle((0, 0), 1, 1, color=colours[k], ec="#999999", lw=0.5) for k in colours]
-    ax.legend(handles, [names[k] for k in colours], fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2),
+    ax.legend(handles, [names[k] for k in colours], fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.2),
               ncol=2, frameon=False)
-    ax.set_title("What is recorded (cells: test error %, ours)", fontsize=10)
+    ax.set_title("What is recorded (cells: our test error %, or the\nlongest shorter schedule)", fontsize=10)
     return fig

@@ -140,7 +140,7 @@ GRID_DEPTHS = [20, 32, 44, 56, 110, 1202]
 def grid_cells(results: str | Path) -> dict[str, dict[int, tuple[str, str]]]:
     """What `plots.status_grid` draws: for each net family (ResNet, plain, ResNet with option B or C) and
     depth, the best kind of record there is ("real", "jpeg", "short" or "none") and its test error (mean
-    over seeds, %) or, for a short run, its schedule."""
+    over seeds, %) or, for a short run, its schedule ("1/8")."""
     runs = [r for r in list_runs(results) if r.finished and r.config().data_sha256]
     real = _replication(runs)
     jpeg = [r for r in runs if r.config().data_sha256 == JPEG_SHA256 and r.summary()["full_schedule"]]
@@ -158,7 +158,7 @@ def grid_cells(results: str | Path) -> dict[str, dict[int, tuple[str, str]]]:
             else:
                 short = longest(runs, [arch], [shortcut])
                 if short:
-                    cells[depth] = ("short", f"{short[0].config().schedule} sched.")
+                    cells[depth] = ("short", short[0].config().schedule)
         rows[row] = cells
     return rows
 

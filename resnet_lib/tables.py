@@ -194,8 +194,8 @@ def show_numerics_check(results: str | Path, arch: str = "resnet20", schedule: s
 
 
 def show_all_runs(results: str | Path) -> None:
-    """Every finished run, one short row each (net, data, split, schedule, precision, seed, test error, wall
-    time, machines, code), then the machines named in full and the data sets with their checksums. An
+    """Every finished run, one short row each (net, seed, data and images trained on, schedule and precision,
+    test error, wall time, machines, code), then the machines named in full and the data sets with their checksums. An
     unfinished run (`show_unfinished_runs`) changes no checked output."""
     runs = [r for r in list_runs(results) if r.finished]
     if not runs:
@@ -209,14 +209,15 @@ def show_all_runs(results: str | Path) -> None:
             machines.setdefault(short_hardware(piece["hardware"]), set()).add(hardware_name(piece["hardware"]))
         commits = list(dict.fromkeys((p.get("git_commit") or "unknown")[:7] for p in pieces))
         data[summary["data"]["name"]] = summary["data"]["sha256"]
-        rows.append({"net": config.net_name, "data": summary["data"]["name"],
-                     "trained on": split_name(config.val_fraction, summary["data"]["train_size"], short=True),
-                     "schedule": config.schedule if config.schedule in SCHEDULES else f"{config.iterations} it",
-                     "precision": config.precision, "seed": config.seed, "test error": summary["final"]["test_error"],
+        schedule = config.schedule if config.schedule in SCHEDULES else f"{config.iterations} it"
+        rows.append({"net": config.net_name, "seed": config.seed,
+                     "data": f"{summary['data']['name']}, "
+                             f"{split_name(config.val_fraction, summary['data']['train_size'], short=True).split(' (')[0]}",
+                     "schedule": f"{schedule}, {config.precision}", "test error": summary["final"]["test_error"],
                      "wall time": f"{summary['wall_time_s'] / 3600:.1f} h" if summary.get("wall_time_s") else "–",
                      "machines": " + ".join(dict.fromkeys(short_hardware(p["hardware"]) for p in pieces)),
                      "code": commits[0] if len(commits) == 1 else f"{commits[0]}…{commits[-1]} ({len(commits)})",
-                     "folder": f"…-{run.path.name.rsplit('-', 1)[-1]}"})
+                     "folder": f"…{run.path.name.rsplit('-', 1)[-1]}"})
     show_table(pd.DataFrame(rows))
     show_table(pd.DataFrame([{"machine": name, "in full": "; ".join(sorted(full))} for name, full in sorted(machines.items())]))
     show_table(pd.DataFrame([{"data": name, "sha256": sha} for name, sha in sorted(data.items())]))
