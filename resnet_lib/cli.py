@@ -1,4 +1,4 @@
-"""Command line: ``python -m resnet_lib {describe,train,sweep,campaign,publish,evaluate} ...``.
+"""Command line: ``python -m resnet_lib {describe,train,sweep,campaign,publish,lesion,evaluate} ...``.
 
 Bad input exits with status 2 and one line naming the problem and the valid forms.
 """
@@ -105,6 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="where to publish (default: published/)")
     _add_device(p)
     p.set_defaults(handler=_publish)
+
+    p = commands.add_parser("lesion", help="test a trained net with blocks deleted, one at a time and k at random "
+                                           "(Veit et al., 2016)")
+    p.add_argument("weights", help="a published model (published/resnet56.pt) or a finished run folder with its weights.pt")
+    p.add_argument("--draws", type=int, default=5, help="random draws for each number of blocks deleted (default 5)")
+    p.add_argument("--record", action="store_true", help="write the study beside the run (results/<run>/lesion.json)")
+    _add_device(p)
+    p.set_defaults(handler=_lesion)
 
     p = commands.add_parser("evaluate", help="test (and validation) error of a checkpoint, weights or published file")
     p.add_argument("checkpoint", help="a run's checkpoint.pt, weights.pt with config.json beside it, or a published "
@@ -265,6 +273,19 @@ def _publish(args) -> int:
 
     card = publish(args.run, args.name, args.out, args.device)
     print(json.dumps(asdict(card), indent=2))
+    return 0
+
+
+def _lesion(args) -> int:
+    from .lesion import study_weights
+
+    if args.draws < 1:
+        raise ConfigError(f"--draws must be at least 1, got {args.draws}")
+    study = study_weights(args.weights, draws=args.draws, record=args.record, device=args.device)
+    worst = max((s for s in study["single"] if s["error"] is not None), key=lambda s: s["error"], default=None)
+    print(f"{study['net']}: intact {study['intact']:.2f}%" + (f"; worst single deletion {worst['label']} "
+                                                              f"{worst['error']:.2f}%" if worst else ""))
+    print(json.dumps(study))
     return 0
 
 

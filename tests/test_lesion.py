@@ -1,0 +1,75 @@
+"""The lesion study on tiny nets: a deleted block is the net built without it, deleting nothing is the intact
+net, a plain block that changes the shape is refused, and a recorded study says what it measured."""
+
+import json
+
+import pytest
+import torch
+
+from resnet_lib.config import TrainConfig
+from resnet_lib.errors import ConfigError
+from resnet_lib.lesion import LESION_FILE, Deleted, blocks, deleted, error_of, lesion_study
+from resnet_lib.models import BasicBlock, ResNet, build_model
+from resnet_lib.train import train
+
+
+def _without(model, stage: int, index: int, kind: str) -> ResNet:
+    """`model` (a CIFAR net with 2 blocks per stage) built without block `index` of `stage`, its other weights copied."""
+    layers = [2, 2, 2]
+    layers[stage] -= 1
+    smaller = ResNet(BasicBlock, tuple(layers), (16, 32, 64), "cifar", "A" if kind == "resnet" else None, 10)
+    state = {}
+    for key, value in model.state_dict().items():
+        parts = key.split(".")
+        if parts[0] == "layers" and int(parts[1]) == stage:
+            if int(parts[2]) == index:
+                continue
+            parts[2] = str(int(parts[2]) - (int(parts[2]) > index))
+        state[".".join(parts)] = value
+    smaller.load_state_dict(state)
+    return smaller.eval()
+
+
+@pytest.mark.parametrize("kind", ["resnet", "plain"])
+def test_a_deleted_block_gives_the_output_of_the_net_built_without_it(kind):
+    torch.manual_seed(0)
+    model = build_model(f"{kind}14").eval()
+    for m in model.modules():  # BN statistics away from the identity, so that a wrong deletion shows
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2)
+    x = torch.randn(4, 3, 32, 32)
+    intact = model(x)
+    for stage, index in [(0, 1), (1, 1), (2, 1)] + ([(0, 0)] if kind == "resnet" else []):
+        with torch.no_grad(), deleted(model, [f"layers.{stage}.{index}"]):
+            assert torch.allclose(model(x), _without(model, stage, index, kind)(x), atol=1e-5)
+    assert torch.equal(model(x), intact)  # intact again after the `with`
+
+
+def test_a_plain_block_that_changes_the_shape_is_refused_and_the_study_says_why():
+    model = build_model("plain14").eval()
+    with pytest.raises(ConfigError, match="a plain block that changes the shape .* cannot be deleted"):
+        Deleted(model.layers[1][0])
+    batches = [(torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,)))]
+    study = lesion_study(model, batches, draws=2)
+    assert study["intact"] == error_of(model, batches)  # deleting nothing is the intact net
+    refused = [s["block"] for s in study["single"] if s["error"] is None]
+    assert refused == ["layers.1.0", "layers.2.0"] and all("cannot be deleted" in s["why"] for s in study["single"]
+                                                            if s["error"] is None)
+    assert [r["k"] for r in study["random"]] == [2, 2, 3, 3, 4, 4]  # 4 removable blocks: k from 2 to 4, 2 draws each
+    assert all(set(r["blocks"]) <= set(blocks(model)) - set(refused) for r in study["random"])
+
+
+def test_the_lesion_command_records_its_study_beside_the_run(tmp_path, cli):
+    run = train(TrainConfig(arch="resnet8", data="synthetic", iterations=20, eval_every=10, batch_size=32,
+                            val_fraction=0.0), out_dir=tmp_path, device="cpu", progress=False)
+    code, out, err = cli("lesion", str(run.path), "--draws", "1", "--record", "--device", "cpu")
+    assert code == 0, err
+    recorded = json.loads((run.path / LESION_FILE).read_text())
+    assert recorded == json.loads(out.splitlines()[1])
+    assert recorded["net"] == "resnet8" and recorded["data"] == "synthetic" and recorded["test_size"] == 1000
+    assert abs(recorded["intact"] - run.summary()["final"]["test_error"]) < 0.5  # fp32 here, the run's own precision there
+    assert [s["label"] for s in recorded["single"]] == ["stage 1, block 1", "stage 2, block 1", "stage 3, block 1"]
+    assert [r["k"] for r in recorded["random"]] == [2, 3]
+    code, _, err = cli("lesion", str(tmp_path / "nothing-here"))
+    assert code == 2 and "is neither a run folder nor a published model" in err
