@@ -209,3 +209,42 @@ def show_layer_response_claims(drawn: list[Run]) -> None:
 
     lines = layer_response_claims({r.config().arch: r.summary()["layer_responses"] for r in drawn})
     display(Markdown("\n".join(lines) + (f"\n\nRuns: {how(drawn).strip()[1:-1]}." if drawn else "")))
+
+
+RESOLUTION_BLOCKS = ("layers.1.0", "layers.2.0")  # the blocks of a CIFAR net that halve the maps and widen them
+
+
+def lesion_claims(studies: dict[str, dict]) -> list[str]:
+    """Veit et al.'s findings, one Markdown line each, said of `studies` ({net name: `lesion.lesion_study`}):
+    deleting one block barely moves a ResNet's error except at the blocks that change the resolution, while a
+    plain net collapses; deleting several, a ResNet's error grows smoothly."""
+    lines = []
+    for name, study in studies.items():
+        rises = {s["block"]: s["error"] - study["intact"] for s in study["single"] if s["error"] is not None}
+        keep = [v for b, v in rises.items() if b not in RESOLUTION_BLOCKS]
+        change = {b: v for b, v in rises.items() if b in RESOLUTION_BLOCKS}
+        head = f"- *{name}* (intact {study['intact']:.2f}%): deleting one block"
+        if name.startswith("plain"):
+            errors = sorted(study["intact"] + v for v in rises.values())
+            lines.append(f"{head} of the {len(rises)} that can be deleted gives a median test error of "
+                         f"{np.median(errors):.2f}% (from {errors[0]:.2f}% to {errors[-1]:.2f}%; chance is 90%): "
+                         + ("it collapses, as Veit et al. find of plain nets." if np.median(errors) > 50 else
+                            "it does not collapse, unlike the plain nets of Veit et al."))
+            continue
+        small = float(np.median(keep)) <= 1.0
+        lines.append(f"{head} that keeps the resolution raises the error by a median of {np.median(keep):.2f} points "
+                     f"(at most {max(keep):.2f}, over {len(keep)} blocks); deleting one that changes it, by "
+                     + " and ".join(f"{v:.2f}" for v in change.values()) + " points: "
+                     + ("as Veit et al. find." if small and min(change.values(), default=0) > max(np.median(keep), 0)
+                        else "not what Veit et al. find."))
+        by_k = {}
+        for r in study["random"]:
+            by_k.setdefault(r["k"], []).append(r["error"])
+        if by_k:
+            means = [np.mean(by_k[k]) for k in sorted(by_k)]
+            smooth = all(b >= a for a, b in zip(means, means[1:]))
+            lines.append(f"- *{name}*, several blocks deleted at random ({study['draws']} draws each): the mean error "
+                         f"goes from {means[0]:.2f}% at {min(by_k)} blocks to {means[-1]:.2f}% at {max(by_k)}, "
+                         + ("rising at every step: smoothly, as Veit et al. find." if smooth else
+                            "not rising at every step (a few draws each: the means are noisy)."))
+    return lines

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.fx.experimental.optimization import fuse
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from . import hub
 from .console import progress_stream

@@ -23,7 +23,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 
 from . import plots, report
-from .claims import layer_response_claims, show_claims, show_layer_response_claims, show_table6_gaps
+from .claims import layer_response_claims, lesion_claims, show_claims, show_layer_response_claims, show_table6_gaps
 from .config import SCHEDULES, TrainConfig, schedule_settings
 from .console import announce, kernel_shutting_down, leave_kernel
 from .data import CIFAR10_SHA256, JPEG_SHA256, default_source, identify, locate
@@ -44,7 +44,8 @@ __all__ = [  # what the notebooks call: defined here, or handed on from the modu
     "shown_runs", "shorter_runs", "copy_runs", "show_missing", "show_other_runs", "show_page_summary", "figure6",
     "error_figure", "figure7",
     "show_claims", "show_table6_gaps", "layer_response_claims", "show_layer_response_claims", "show_status",
-    "show_status_grid", "show_verdict", "table6_figure", "run_times",
+    "show_status_grid", "show_verdict", "table6_figure", "lesion_studies", "lesion_figure", "show_lesion_claims",
+    "run_times",
     "show_all_runs",
     "show_architectures", "show_benchmarks", "show_evaluation_benchmarks", "show_identity_mappings", "show_jpeg_cost",
     "show_layer_response_stats", "show_numerics_check", "show_parameters", "show_published", "show_run_times",
@@ -321,6 +322,52 @@ def table6_figure(req: Request) -> None:
     real = [r for r in list_runs(req.results) if r.finished and r.config().data_sha256 == CIFAR10_SHA256
             and r.summary()["full_schedule"]]
     _save_and_show(plots.table6_dots(real), "table6-cifar10-full")
+
+
+def lesion_studies(req: Request, models: list[str], draws: int = 5) -> tuple[dict[str, dict], list[str]]:
+    """({net: lesion study} of the published `models`, [commands that record the missing ones]): each study read
+    from `lesion.json` beside the model's run in `req.results`, or measured there and recorded when
+    `req.train_missing` (a few minutes to an hour on a CPU), else listed with its command."""
+    import json
+
+    from .hub import cards
+    from .lesion import LESION_FILE, study_weights
+
+    studies, missing = {}, []
+    for name in models:
+        card = cards().get(name)
+        if card is None:
+            missing.append(f"# {name}: not published yet (its weights were not kept); train it again and publish it")
+            continue
+        file = req.results / card.run / LESION_FILE
+        label = f"{TrainConfig(arch=card.arch, shortcut=card.shortcut).net_name} ({card.data}, {card.schedule} schedule)"
+        if not file.exists() and req.train_missing:
+            announce(f"lesion study of {name}: tens of test-set evaluations, on a CPU minutes to an hour")
+            study_weights(name, str(req.results), draws=draws, record=True, device=req.device)
+        if file.exists():
+            studies[label] = json.loads(file.read_text())
+        else:
+            missing.append(f"python -m resnet_lib lesion published/{name}.pt --draws {draws} --record")
+    return studies, missing
+
+
+def lesion_figure(studies: dict[str, dict]) -> None:
+    """`plots.lesion_figure` of `studies`, saved and shown."""
+    _save_and_show(plots.lesion_figure(studies), "lesion-" + "-".join(s["net"] for s in studies.values()))
+
+
+def show_lesion_claims(studies: dict[str, dict], missing: list[str]) -> None:
+    """`claims.lesion_claims`, with how the studies were made and the commands for the missing ones."""
+    from IPython.display import Markdown, display
+
+    lines = lesion_claims(studies) or ["No lesion study recorded yet."]
+    made = sorted({f"{s['data']} (sha256 {s['data_sha256'][:12]}…), {s['test_size']} test images, {s['precision']}, "
+                   f"{s['draws']} draws per number of blocks" for s in studies.values()})
+    if made:
+        lines += ["", "Measured on: " + "; ".join(made) + "."]
+    if missing:
+        lines += ["", "**Not yet measured:**", "", "```bash", *missing, "```"]
+    display(Markdown("\n".join(lines)))
 
 
 def figure7(req: Request, shown: list[Run]) -> list[Run]:
