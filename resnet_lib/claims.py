@@ -96,8 +96,8 @@ def _gap_sentences(by_depth: dict[int, list[Run]], held_out: pd.DataFrame | None
     lines = []
     for depth, runs in sorted(by_depth.items()):
         ours = float(np.mean([r.summary()["final"]["test_error"] for r in runs]))
-        theirs = paper.TABLE6_RESNET110_MEAN_STD[0] if depth == 110 else paper.TABLE6[depth][2]
-        gap, seeds, paper_seeds = ours - theirs, len(runs), 5 if depth == 110 else 1
+        theirs = paper.reference_error(depth)
+        gap, seeds, paper_seeds = ours - theirs, len(runs), paper.reference_runs(depth)
         band = noise_band(seeds, paper_seeds)
         made = "one run each" if seeds == paper_seeds == 1 else \
             f"ours {'one run' if seeds == 1 else f'the mean of {seeds} runs'}, the paper's the mean of {paper_seeds}"
@@ -136,7 +136,7 @@ def _on_the_papers_split(held_out: pd.DataFrame, depth: int, theirs: float) -> s
     if rows.empty:
         return ""
     split_error, cost, seeds = float(rows["test error"].mean()), float(rows["difference"].mean()), len(rows)
-    to_paper, to_ours = noise_band(seeds, 5 if depth == 110 else 1), noise_band(seeds, seeds)
+    to_paper, to_ours = noise_band(seeds, paper.reference_runs(depth)), noise_band(seeds, seeds)
     near = (f"within seed-to-seed variation of the paper's number (±{to_paper:.2f})" if abs(split_error - theirs) <= to_paper
             else f"{abs(split_error - theirs):.2f} points {'below' if split_error < theirs else 'above'} the paper's")
     each = "one run each" if seeds == 1 else f"means of {seeds} runs each"

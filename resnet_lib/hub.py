@@ -179,7 +179,7 @@ def publish(run_folder: str | Path, name: str | None = None, out: str | Path | N
         data=summary["data"]["name"], data_sha256=config.data_sha256, precision=config.precision,
         hardware=" + ".join(pieces_of(summary, "hardware")), seed=config.seed, test_error=round(test_error, 2),
         recorded_test_error=round(summary["final"]["test_error"], 2),
-        paper_test_error=paper.TABLE6[spec.depth][2] if spec.kind == "resnet" and spec.depth in paper.TABLE6 else None,
+        paper_test_error=paper.reference_error(spec.depth) if spec.kind == "resnet" and spec.depth in paper.TABLE6 else None,
         file_sha256=hashlib.sha256(file.read_bytes()).hexdigest())
     (out / f"{name}.json").write_text(json.dumps(asdict(card), indent=2) + "\n")
     return card

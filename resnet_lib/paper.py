@@ -17,6 +17,17 @@ TABLE6 = {  # depth -> (n, params as printed, test error %)
 }
 TABLE6_RESNET110_MEAN_STD = (6.61, 0.16)  # over 5 runs: "6.43 (6.61±0.16)"
 
+
+def reference_error(depth: int) -> float:
+    """The paper's Table 6 test error (%) of ResNet-`depth` that ours are compared with, on every page and card:
+    the mean of its five runs for ResNet-110 (6.61; 6.43 is their best), its one run at the other depths."""
+    return TABLE6_RESNET110_MEAN_STD[0] if depth == 110 else TABLE6[depth][2]
+
+
+def reference_runs(depth: int) -> int:
+    """How many runs `reference_error(depth)` is the mean of."""
+    return 5 if depth == 110 else 1
+
 # Other reimplementations (test error %). akamaster: 200 epochs, no validation split, best test epoch.
 OTHER_REIMPLEMENTATIONS = {
     "akamaster (PyTorch)": {20: 8.27, 32: 7.37, 44: 6.90, 56: 6.61, 110: 6.32, 1202: 6.18},

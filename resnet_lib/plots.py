@@ -93,7 +93,7 @@ def _paper_marks(ax, runs: list[Run]) -> None:
     for i, net in enumerate(nets):
         spec = parse_arch(next(r.config().arch for r in runs if r.config().net_name == net))
         if spec.kind == "resnet" and spec.depth in paper.TABLE6 and net == f"ResNet-{spec.depth}":
-            ax.plot(end * 1.02, paper.TABLE6[spec.depth][2], "<", color=colors(i), markersize=8, clip_on=False)
+            ax.plot(end * 1.02, paper.reference_error(spec.depth), "<", color=colors(i), markersize=8, clip_on=False)
     ax.legend(title="dashed: train, bold: test; ◁ the paper's Table 6", fontsize=9, title_fontsize=9, loc="upper center",
               bbox_to_anchor=(0.5, -0.16), ncol=min(len(nets), 3), frameon=False)
 
@@ -136,8 +136,7 @@ def table6_dots(real: list[Run]):
     depths = [d for d in paper.TABLE6 if d != 1202]
     fig, ax = plt.subplots(figsize=(FIGURE_WIDTH_IN, 3.6))
     for i, depth in enumerate(depths):
-        theirs = paper.TABLE6_RESNET110_MEAN_STD[0] if depth == 110 else paper.TABLE6[depth][2]
-        band = noise_band(1, 5 if depth == 110 else 1)
+        theirs, band = paper.reference_error(depth), noise_band(1, paper.reference_runs(depth))
         ax.errorbar(i, theirs, yerr=band, fmt="D", color="black", markersize=6, capsize=4,
                     label="paper (ResNet-110: mean of 5); bar: where one run\nof ours falls from the seeds alone (2 std of a difference)" if i == 0 else None)
         if depth == 110:

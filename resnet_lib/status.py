@@ -92,8 +92,8 @@ def verdict(results: str | Path) -> list[str]:
             missing.append(f"ResNet-{depth}")
             continue
         ours = float(np.mean([r.summary()["final"]["test_error"] for r in found]))
-        theirs = paper.TABLE6_RESNET110_MEAN_STD[0] if depth == 110 else paper.TABLE6[depth][2]
-        band = noise_band(len(found), 5 if depth == 110 else 1)
+        theirs = paper.reference_error(depth)
+        band = noise_band(len(found), paper.reference_runs(depth))
         text = f"ResNet-{depth} {ours:.2f}% (paper {theirs}%)"
         (within if abs(ours - theirs) <= band else beyond).append((text, ours - theirs))
     if within:

@@ -24,8 +24,8 @@ def show_runs(shown: list[Run], with_paper: bool = True) -> None:
     """Final errors of `shown` beside the paper's Table 6 (ResNets), and how they were made."""
     table = run_table(shown)
     if with_paper and not table.empty:
-        table["paper: test error"] = [paper.TABLE6.get(int(a[6:]), (0, 0, None))[2] if a.startswith("resnet") else None
-                                      for a in table["arch"]]
+        table["paper: test error"] = [paper.reference_error(int(a[6:])) if a.startswith("resnet") and int(a[6:]) in
+                                      paper.TABLE6 else None for a in table["arch"]]
     show_table(table)
     show_provenance(shown)
 
@@ -37,7 +37,7 @@ def show_table6(found: list[Run], depths: list[int]) -> None:
     for depth in depths:
         _, params, paper_error = paper.TABLE6[depth]
         ours = stats.loc[f"resnet{depth}"] if f"resnet{depth}" in stats.index else None
-        paper_mean = paper.TABLE6_RESNET110_MEAN_STD[0] if depth == 110 else paper_error
+        paper_mean = paper.reference_error(depth)
         rows.append({
             "depth": depth, "params": params,
             "paper": f"{paper_error} ({paper_mean}±{paper.TABLE6_RESNET110_MEAN_STD[1]})" if depth == 110 else f"{paper_error}",
