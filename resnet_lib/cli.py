@@ -111,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("weights", help="a published model (published/resnet56.pt) or a finished run folder with its weights.pt")
     p.add_argument("--draws", type=int, default=5, help="random draws for each number of blocks deleted (default 5)")
     p.add_argument("--record", action="store_true", help="write the study beside the run (results/<run>/lesion.json)")
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
+                   help="auto (default): bf16 where the hardware computes it natively, as the trainer evaluates")
     _add_device(p)
     p.set_defaults(handler=_lesion)
 
@@ -281,7 +283,8 @@ def _lesion(args) -> int:
 
     if args.draws < 1:
         raise ConfigError(f"--draws must be at least 1, got {args.draws}")
-    study = study_weights(args.weights, draws=args.draws, record=args.record, device=args.device)
+    study = study_weights(args.weights, draws=args.draws, record=args.record, device=args.device,
+                         precision=args.precision)
     worst = max((s for s in study["single"] if s["error"] is not None), key=lambda s: s["error"], default=None)
     print(f"{study['net']}: intact {study['intact']:.2f}%" + (f"; worst single deletion {worst['label']} "
                                                               f"{worst['error']:.2f}%" if worst else ""))

@@ -30,6 +30,7 @@ from .console import progress_stream
 from .data import load_dataset, normalize
 from .errors import ConfigError
 from .evaluation import evaluate
+from .fastpath import BF16_BY_DEFAULT, native_bf16
 from .models import build_model
 from .provenance import describe_hardware, git_commit
 from .results import Run, write_json
@@ -95,25 +96,31 @@ def deleted(model: nn.Module, names: list[str]):
             stages[int(stage)][int(index)] = block
 
 
-def error_of(model: nn.Module, batches, fold: bool = True) -> float:
+def error_of(model: nn.Module, batches, fold: bool = True, bf16: bool = False) -> float:
     """Test error (%) of `model` over `batches` (a list of (x, labels)), BatchNorm folded into the convs
-    (exact in fp32, 1.8x as fast) unless `fold` is False."""
+    (exact in fp32, 1.8x as fast) unless `fold` is False; `bf16`: under bf16 autocast, channels-last, as a bf16
+    run is evaluated by its trainer (3.9x as fast as fp32 for ResNet-56 on one thread of an AMD Zen 4)."""
     model = model.eval()
     if fold:
         model = fuse(copy.deepcopy(model))
-    return evaluate(model, batches)[1]
+    if bf16:
+        model = model.to(memory_format=torch.channels_last)
+        batches = [(x.contiguous(memory_format=torch.channels_last), y) for x, y in batches]
+    device = next(model.parameters()).device
+    return evaluate(model, batches, torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16))[1]
 
 
-def lesion_study(model: nn.Module, batches, draws: int = 5, seed: int = 0, progress=None) -> dict:
+def lesion_study(model: nn.Module, batches, draws: int = 5, seed: int = 0, progress=None, bf16: bool = False) -> dict:
     """The intact net's test error (%), then the error with each block deleted alone ("single": one entry
     per block, its error or, for a block that cannot be deleted, why not), then with k blocks deleted at
     random for k = 2 .. the number of removable blocks (at most 20), `draws` draws each ("random": k,
-    blocks, error). `batches`: a list of (x, labels). `progress`: called with a message before each test."""
+    blocks, error). `batches`: a list of (x, labels). `progress`: called with a message before each test;
+    `bf16`: each test under bf16 autocast (`error_of`)."""
     say = progress or (lambda message: None)
     names = blocks(model)
     lookup = dict(model.named_modules())
     say("intact")
-    study = {"intact": error_of(model, batches), "blocks": len(names), "single": [], "random": [],
+    study = {"intact": error_of(model, batches, bf16=bf16), "blocks": len(names), "single": [], "random": [],
              "draws": draws, "seed": seed}
     for name in names:
         reason = removable(lookup[name])
@@ -122,7 +129,7 @@ def lesion_study(model: nn.Module, batches, draws: int = 5, seed: int = 0, progr
             continue
         say(f"without {block_label(name)}")
         with deleted(model, [name]):
-            study["single"].append({"block": name, "label": block_label(name), "error": error_of(model, batches)})
+            study["single"].append({"block": name, "label": block_label(name), "error": error_of(model, batches, bf16=bf16)})
     candidates = [name for name in names if removable(lookup[name]) is None]
     pick = random.Random(seed)
     for k in range(2, min(len(candidates), 20) + 1):
@@ -130,7 +137,7 @@ def lesion_study(model: nn.Module, batches, draws: int = 5, seed: int = 0, progr
             chosen = sorted(pick.sample(candidates, k), key=names.index)
             say(f"{k} blocks deleted, draw {draw + 1} of {draws}")
             with deleted(model, chosen):
-                study["random"].append({"k": k, "blocks": chosen, "error": error_of(model, batches)})
+                study["random"].append({"k": k, "blocks": chosen, "error": error_of(model, batches, bf16=bf16)})
     return study
 
 
@@ -138,12 +145,16 @@ LESION_FILE = "lesion.json"  # in a run's folder: the lesion study of its final 
 
 
 def study_weights(target: str, results: str = "results", draws: int = 5, record: bool = False,
-                  device: str = "auto") -> dict:
+                  device: str = "auto", precision: str = "auto") -> dict:
     """The lesion study of a published model (`published/<name>.pt` or its name) or of a recorded run's final
     weights (`results/<run>`, its weights.pt beside it), on the test set of the data it was trained on, with
     its own preprocessing: the study (`lesion_study`) with the net, data set and checksum, the weights' SHA-256,
-    hardware, torch and commit. `record`: written to `<run>/lesion.json` beside the run."""
+    precision, hardware, torch and commit. `precision` "auto": bf16 where the device computes it natively (as
+    the trainer picks it), else fp32. `record`: written to `<run>/lesion.json` beside the run."""
     device = pick_device(device)
+    if precision not in ("auto", "fp32", "bf16"):
+        raise ConfigError(f"unknown precision {precision!r}; valid: auto, fp32, bf16")
+    bf16 = precision == "bf16" or (precision == "auto" and BF16_BY_DEFAULT and native_bf16(device))
     path = Path(target)
     if path.is_dir():
         run = Run(path)
@@ -172,11 +183,12 @@ def study_weights(target: str, results: str = "results", draws: int = 5, record:
                for x, y in zip(dataset.test_images.split(1000), dataset.test_labels.split(1000))]
     total = 1 + len(blocks(model)) + draws * max(0, min(len(blocks(model)), 20) - 1)  # at most: plain nets skip some
     with tqdm(total=total, desc=f"lesion study of {arch}", unit="test", leave=False, file=progress_stream()) as bar:
-        study = lesion_study(model, batches, draws=draws, progress=lambda message: (bar.set_postfix_str(message), bar.update()))
+        study = lesion_study(model, batches, draws=draws, bf16=bf16,
+                             progress=lambda message: (bar.set_postfix_str(message), bar.update()))
     result = {"net": arch, "shortcut": shortcut, "weights": str(weights_file),
               "weights_sha256": hashlib.sha256(Path(weights_file).read_bytes()).hexdigest(),
               "data": dataset.name, "data_sha256": dataset.sha256, "test_size": len(dataset.test_labels),
-              "precision": "fp32", "hardware": describe_hardware(device), "torch": str(torch.__version__),
+              "precision": "bf16" if bf16 else "fp32", "hardware": describe_hardware(device), "torch": str(torch.__version__),
               "git_commit": git_commit(), "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **study}
     if record:
         if not run.finished:
