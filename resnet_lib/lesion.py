@@ -164,7 +164,7 @@ def study_weights(target: str, results: str = "results", draws: int = 5, record:
         config = run.config()
         arch, shortcut, data = config.arch, config.shortcut, config.data
         state = torch.load(run.weights_file, map_location="cpu", weights_only=True)
-        weights_file, mean = run.weights_file, None
+        weights_file, mean, shown_as = run.weights_file, None, f"{run.path.name}/weights.pt"
     else:
         name = path.stem if path.suffix == ".pt" else str(target)
         if name not in hub.cards():
@@ -173,7 +173,7 @@ def study_weights(target: str, results: str = "results", draws: int = 5, record:
         card = hub.cards()[name]
         arch, shortcut, data, run = card.arch, card.shortcut, card.data, Run(Path(results) / card.run)
         state, mean = card.state()
-        weights_file = card.file
+        weights_file, shown_as = card.file, f"published/{card.file.name}"
     dataset = load_dataset(data)
     if mean is None:
         mean = make_pipeline(run.config(), torch.device("cpu")).mean.cpu()
@@ -185,7 +185,7 @@ def study_weights(target: str, results: str = "results", draws: int = 5, record:
     with tqdm(total=total, desc=f"lesion study of {arch}", unit="test", leave=False, file=progress_stream()) as bar:
         study = lesion_study(model, batches, draws=draws, bf16=bf16,
                              progress=lambda message: (bar.set_postfix_str(message), bar.update()))
-    result = {"net": arch, "shortcut": shortcut, "weights": str(weights_file),
+    result = {"net": arch, "shortcut": shortcut, "weights": shown_as,  # never a machine's directories
               "weights_sha256": hashlib.sha256(Path(weights_file).read_bytes()).hexdigest(),
               "data": dataset.name, "data_sha256": dataset.sha256, "test_size": len(dataset.test_labels),
               "precision": "bf16" if bf16 else "fp32", "hardware": describe_hardware(device), "torch": str(torch.__version__),
