@@ -235,8 +235,9 @@ def lesion_claims(studies: dict[str, dict]) -> list[str]:
         lines.append(f"{head} that keeps the resolution raises the error by a median of {np.median(keep):.2f} points "
                      f"(at most {max(keep):.2f}, over {len(keep)} blocks); deleting one that changes it, by "
                      + " and ".join(f"{v:.2f}" for v in change.values()) + " points: "
-                     + ("as Veit et al. find." if small and min(change.values(), default=0) > max(np.median(keep), 0)
-                        else "not what Veit et al. find."))
+                     + ("as Veit et al. find" if small and min(change.values(), default=0) > max(np.median(keep), 0)
+                        else "not what Veit et al. find") + (f" (their net was a 110-layer ResNet of 54 blocks; this one has "
+                                                            f"{study['blocks']})." if study["blocks"] < 54 else "."))
         by_k = {}
         for r in study["random"]:
             by_k.setdefault(r["k"], []).append(r["error"])
