@@ -9,7 +9,7 @@ on the same machine finds them; a GPU lease's unfinished runs go there too) befo
 ones, skips steps this machine does not run well (bf16 without native
 support), and stops cleanly at the time limit. Each run trains in a process of its own, through
 launch.LocalExecutor (`python -m resnet_lib train ... --resume`); a finished run's records are copied into results/ at
-once, ready to commit.
+once, ready to commit, and a real-data full-schedule run's weights are published (hub.publish) beside them.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from .checkpoint import CheckpointError, load_checkpoint
 from .config import TrainConfig, schedule_settings
 from .console import announce
 from .errors import ConfigError
+from .hub import publish
 from .launch import LocalExecutor
 from .results import RESULTS_DIR, Run, find_run
 from .runtime import resolve_run
@@ -86,9 +87,14 @@ def run_campaign(plan: str | Path = PLAN, results: str | Path = RESULTS_DIR, wor
         return 0
 
     def record(run: Run) -> None:
-        copy_records(run, results)
-        announce(f"campaign: recorded {Path(results) / run.path.name} (test error "
-                 f"{run.summary()['final']['test_error']:.2f}%); commit it")
+        recorded = copy_records(run, results)
+        announce(f"campaign: recorded {recorded.path} (test error {run.summary()['final']['test_error']:.2f}%); commit it")
+        if run.summary()["data"]["name"] == "cifar10" and run.summary()["full_schedule"]:
+            try:  # every real-data full-schedule run's weights, so that no analysis needs it trained again
+                card = publish(recorded.path)
+                announce(f"campaign: published {card.file} (test error {card.test_error:.2f}% from the file); commit it")
+            except ConfigError as error:
+                announce(f"campaign: {recorded.path.name} not published: {error}")
 
     executor = LocalExecutor(concurrent, 1, "cpu", min_piece_s=MIN_PIECE_S, name="campaign")
     outcomes = executor.run(todo, work, time_limit, on_finished=record)

@@ -140,6 +140,17 @@ def entry_points() -> dict:
     return {**{arch.replace("-", "_"): make(arch) for arch in PAPER_ARCHS}, "cifar_net": cifar_net}
 
 
+def published_name(config, data_name: str) -> str:
+    """The name a run is published under: its architecture, then what sets it apart from the reported models
+    (real CIFAR-10, all 50k images, seed 0): 'resnet20', 'resnet20-jpeg', 'plain56-seed2', 'resnet20-val0.1'."""
+    name = config.arch + {"cifar10": "", "cifar10-jpeg": "-jpeg"}.get(data_name, f"-{data_name}")
+    if config.seed:
+        name += f"-seed{config.seed}"
+    if data_name == "cifar10" and config.val_fraction:
+        name += f"-val{config.val_fraction:g}"
+    return name
+
+
 def publish(run_folder: str | Path, name: str | None = None, out: str | Path | None = None, device: str = "auto") -> ModelCard:
     """Publish a finished run: its weights as fp16 with its mean image, and a card whose test error is
     measured from the published file itself (the run's data must be present)."""
@@ -154,8 +165,7 @@ def publish(run_folder: str | Path, name: str | None = None, out: str | Path | N
     if not run.weights_file.exists():
         raise ConfigError(f"{run.weights_file} is missing: the run's weights stay on the machine that trained it")
     config, summary = run.config(), run.summary()
-    data_name = summary["data"]["name"]
-    name = name or config.arch + {"cifar10": "", "cifar10-jpeg": "-jpeg"}.get(data_name, f"-{data_name}")  # resnet20-jpeg
+    name = name or published_name(config, summary["data"]["name"])
     out = Path(out) if out else PUBLISHED_DIR
     device = pick_device(device)
     pipeline = make_pipeline(config, device)

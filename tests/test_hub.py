@@ -107,3 +107,10 @@ def test_a_published_model_tested_on_other_images_is_recorded_beside_its_run(tmp
     assert code == 2 and "is a published model: its card holds its test error on its own data; pass --data" in err
     code, _, err = cli("evaluate", str(run.weights_file), "--record")
     assert code == 2 and "--record is for a published model" in err
+
+
+def test_a_run_is_published_under_its_architecture_and_what_sets_it_apart_from_the_reported_models():
+    assert hub.published_name(TrainConfig(arch="resnet20", val_fraction=0.0), "cifar10") == "resnet20"
+    assert hub.published_name(TrainConfig(arch="plain56", seed=2, val_fraction=0.0), "cifar10") == "plain56-seed2"
+    assert hub.published_name(TrainConfig(arch="resnet20", val_fraction=0.1), "cifar10") == "resnet20-val0.1"
+    assert hub.published_name(TrainConfig(arch="resnet56", val_fraction=0.1), "cifar10-jpeg") == "resnet56-jpeg"
