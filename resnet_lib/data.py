@@ -101,7 +101,8 @@ class ImageDataset:
     """An image classification data set held in memory.
 
     train_images, test_images: uint8 (N, 3, H, W); train_labels, test_labels: int64 (N,).
-    origin: the file or folder it was read from (provenance only: the SHA-256 identifies the data).
+    origin: the name of the file or folder it was read from, never a machine's directories (provenance only:
+    the SHA-256 identifies the data).
     """
 
     name: str
@@ -251,7 +252,7 @@ def _load_lossless_archive(path: Path) -> ImageDataset:
     leaves nothing behind) named by the archive's path, size and modification time."""
     stat = path.stat()
     tag = hashlib.sha256(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
-    origin = f"{path} (sha256 {LOSSLESS_ARCHIVE_SHA256})"
+    origin = f"{path.name} (sha256 {LOSSLESS_ARCHIVE_SHA256})"
     cache = CACHE_DIR / "datasets" / f"cifar10-lossless-{tag}.pt"
     dataset = _read_cache(cache)
     if dataset is not None and dataset.sha256 == CIFAR10_SHA256:
@@ -354,7 +355,7 @@ def _cached(root: Path) -> ImageDataset:
     if dataset is None:
         dataset = _load_image_folder(root)
         _write_cache(cache, dataset)
-    dataset.origin = str(root)
+    dataset.origin = root.name
     return dataset
 
 
@@ -375,7 +376,7 @@ def _load_cifar_pickles(folder: Path) -> ImageDataset:
     test_images, test_labels = read("test_batch")
     dataset = ImageDataset(
         "cifar10", KNOWN_DATASETS[CIFAR10_SHA256][1], list(CIFAR10_CLASSES),
-        torch.cat([x for x, _ in train]), torch.cat([y for _, y in train]), test_images, test_labels, origin=str(folder),
+        torch.cat([x for x, _ in train]), torch.cat([y for _, y in train]), test_images, test_labels, origin=folder.name,
     )
     if dataset.sha256 != CIFAR10_SHA256:  # the official layout, other content: never labelled as CIFAR-10
         dataset.name = f"batches:{folder.name}"
