@@ -136,16 +136,25 @@ def show_run_times(results: str | Path) -> None:
     show_table(run_times(results), floatfmt=".2f")
 
 
+QUIET_PIECE_ITERATIONS = 1000  # a piece this long gives a net's pace on a machine; shorter ones are mostly warm-up
+
+
 def run_times(results: str | Path) -> pd.DataFrame:
     """What each finished run cost, to plan one's own: one row per run, machine it trained on and number
-    of runs sharing that machine meanwhile, with the run's data set, the iterations trained so, images/s
-    over them, hours (training and evaluating), the evaluations' share, and the pieces (stretches of work)
-    it took."""
+    of runs sharing that machine meanwhile, with the run's data set, the iterations trained so, seconds per
+    iteration over them beside the quiet pace (the fastest piece of at least QUIET_PIECE_ITERATIONS of that
+    net and precision on that machine, alone on it, in any run: what it costs undisturbed) and their ratio,
+    hours (training and evaluating), the evaluations' share, and the pieces (stretches of work) it took."""
+    finished = [(run.config(), run.summary()) for run in list_runs(results) if run.finished]
+    quiet: dict[tuple, float] = {}  # (arch, precision, machine) -> fastest seconds per iteration
+    for config, summary in finished:
+        for piece in summary["pieces"]:
+            iterations = piece["end_iteration"] - piece["start_iteration"]
+            if iterations >= QUIET_PIECE_ITERATIONS and piece.get("runs_at_once", 1) == 1:
+                key = (config.arch, config.precision, short_hardware(piece["hardware"]))
+                quiet[key] = min(quiet.get(key, float("inf")), piece["train_s"] / iterations)
     rows = []
-    for run in list_runs(results):
-        if not run.finished:
-            continue
-        config, summary = run.config(), run.summary()
+    for config, summary in finished:
         groups: dict[tuple[str, str], list[dict]] = {}  # (machine, runs at once) -> its pieces, in order
         for piece in summary["pieces"]:
             key = (short_hardware(piece["hardware"]), str(piece.get("runs_at_once", "not recorded")))
@@ -154,9 +163,11 @@ def run_times(results: str | Path) -> pd.DataFrame:
             iterations = sum(p["end_iteration"] - p["start_iteration"] for p in pieces)
             train_s = sum(p["train_s"] for p in pieces)
             eval_s = None if any(p["eval_s"] is None for p in pieces) else sum(p["eval_s"] for p in pieces)
+            pace, fastest = train_s / max(iterations, 1), quiet.get((config.arch, config.precision, machine))
             rows.append({"run": f"{config.net_name}, {config.schedule}, seed {config.seed}, {config.precision}",
                          "data": summary["data"]["name"], "hardware": machine, "iterations": iterations,
-                         "img/s": round(config.batch_size * iterations / max(train_s, 1e-9)),
+                         "s/it": pace, "quiet s/it": fastest,
+                         "vs quiet": f"{pace / fastest:.2f}x" if fastest else "–",
                          "runs at once": at_once,
                          "hours": (train_s + (eval_s or 0)) / 3600,
                          "evaluation share": None if eval_s is None else f"{100 * eval_s / (train_s + eval_s):.0f}%",

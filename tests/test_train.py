@@ -251,7 +251,7 @@ def test_a_run_begun_on_a_gpu_and_finished_on_a_cpu_names_both_wherever_it_is_sh
     assert run_table([run]).loc[0, "hardware"] == f"NVIDIA H200 + {short_hardware(cpu)}"  # each machine named once
 
 
-def test_run_times_give_one_row_per_machine_and_number_of_runs_sharing_it(tmp_path):
+def test_run_times_give_one_row_per_machine_and_number_of_runs_sharing_it(tmp_path, monkeypatch):
     from resnet_lib.notebook import run_times
 
     train(TINY, out_dir=tmp_path, device="cpu", stop_at=4, progress=False)  # alone
@@ -265,6 +265,11 @@ def test_run_times_give_one_row_per_machine_and_number_of_runs_sharing_it(tmp_pa
     assert table[["runs at once", "iterations", "pieces"]].values.tolist() == [["1", 4, 1], ["2", 8, 2]]
     assert table["hardware"].nunique() == 1
     assert table["data"].tolist() == ["synthetic", "synthetic"]  # a run on the JPEG copy is told from its real-data twin
+    assert table["vs quiet"].tolist() == ["–", "–"]  # no piece long enough to give the net's quiet pace
+    monkeypatch.setattr("resnet_lib.tables.QUIET_PIECE_ITERATIONS", 4)
+    table = run_times(tmp_path)  # the piece alone is the quiet pace; those sharing the machine are measured against it
+    assert table["vs quiet"][0] == "1.00x" and table["quiet s/it"].nunique() == 1
+    assert table["quiet s/it"][0] == pytest.approx(summary["pieces"][0]["train_s"] / 4)
 
 
 @pytest.mark.parametrize("arch, shortcut", [("resnet8", "A"), ("resnet8", "C"), ("plain8", None),
