@@ -128,8 +128,10 @@ def _announce_plan(steps: list[Step], results, work: Path, device: torch.device)
             run = resolve_run(config, work, device)  # its folder in `work`, begun or not
             resolved = run.config
             label = f"  {config.arch} {config.shortcut or ''} seed {config.seed} {config.schedule} {resolved.precision}"
-            if find_run(resolved, results) is not None:
-                announce(f"{label}: recorded")
+            recorded = find_run(replace(resolved, precision="auto") if config.precision == "auto" else resolved, results)
+            if recorded is not None:  # a run recorded in either precision counts when the plan leaves it to the machine
+                announce(f"{label}: recorded" + (f" ({recorded.config().precision})"
+                                                 if recorded.config().precision != resolved.precision else ""))
                 continue
             done = _resumes_at(run.folder) if run.folder.checkpoint_file.exists() else 0
             net = (resolved.arch, resolved.shortcut, resolved.precision)

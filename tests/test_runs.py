@@ -238,3 +238,21 @@ def test_a_campaign_finishes_begun_runs_first_and_trains_two_at_once_each_on_its
     (resnet8_piece,) = pieces["resnet8"]  # one piece, not a resume
     for piece in (pieces["plain8"][1], resnet8_piece):
         assert piece["runs_at_once"] == 2 and f"{threads} thread{'s' * (threads != 1)};" in piece["hardware"]
+
+
+def test_a_campaign_counts_a_run_recorded_in_the_other_precision_when_its_plan_leaves_precision_to_the_machine(
+        tmp_path, cli, monkeypatch):
+    """A run recorded in bf16 (on a CPU with native bf16) is not trained again in fp32 on a CPU without it, where
+    the plan's "auto" precision resolves to fp32; a step that asks for fp32 itself still trains it."""
+    plan = tmp_path / "plan.toml"
+    plan.write_text('data = "synthetic"\nval_fraction = 0\n[[step]]\nname = "tiny"\narchs = ["resnet8"]\nschedule = 12\n'
+                    '[[step]]\nname = "fp32 asked"\narchs = ["resnet8"]\nschedule = 12\nprecisions = ["fp32"]\n')
+    from resnet_lib.campaign import load_plan
+
+    bf16 = replace(fastpath.resolve(load_plan(plan)[0].configs[0], torch.device("cpu")), precision="bf16")
+    train(bf16, out_dir=tmp_path / "results", device="cpu", progress=False)
+    monkeypatch.setattr(fastpath, "native_bf16", lambda device: False)  # as on an AMD Zen 3
+    code, dry, _ = cli("campaign", "--plan", str(plan), "--out", str(tmp_path / "results"), "--work",
+                       str(tmp_path / "work"), "--dry-run")
+    assert code == 0 and dry.count(": recorded (bf16)") == 1, dry
+    assert "1 runs to train" in dry, dry  # the fp32 step's run
