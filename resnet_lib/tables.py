@@ -404,7 +404,7 @@ def show_jpeg_cost(results: str | Path) -> None:
                          "same net trained both ways):"))
         holdout = holdout_cost_table(results)
         if holdout.empty:
-            print("not recorded yet (the campaign's step 2 records it for ResNet-20)")
+            print("not recorded yet: it needs one net recorded on real CIFAR-10 both ways (all 50k images, and 5k held out)")
         else:
             show_table(holdout.drop(columns="val_fraction"))
     spread = seed_spread_table(results)
