@@ -20,10 +20,16 @@ from .report import (benchmark_table, error_stats, evaluation_benchmark_table, h
 from .results import Run, list_runs
 
 
+def comparable(runs: list[Run]) -> bool:
+    """Whether `runs` may stand beside the paper's numbers: all on real CIFAR-10 and the paper's full schedule."""
+    return all(r.config().data_sha256 == CIFAR10_SHA256 and r.summary()["full_schedule"] for r in runs)
+
+
 def show_runs(shown: list[Run], with_paper: bool = True) -> None:
-    """Final errors of `shown` beside the paper's Table 6 (ResNets), and how they were made."""
+    """Final errors of `shown`, beside the paper's Table 6 (ResNets) where they are comparable (`comparable`),
+    and how they were made."""
     table = run_table(shown)
-    if with_paper and not table.empty:
+    if with_paper and not table.empty and comparable(shown):
         table["paper: test error"] = [paper.reference_error(int(a[6:])) if a.startswith("resnet") and int(a[6:]) in
                                       paper.TABLE6 else None for a in table["arch"]]
     show_table(table)
@@ -31,7 +37,8 @@ def show_runs(shown: list[Run], with_paper: bool = True) -> None:
 
 
 def show_table6(found: list[Run], depths: list[int]) -> None:
-    """Table 6: our test error per depth (mean ± std over seeds, best) beside the paper's and others'."""
+    """Table 6: our test error per depth (mean ± std over seeds, best), beside the paper's and others' where the
+    runs are comparable (`comparable`: real CIFAR-10, full schedule)."""
     stats = error_stats(found).set_index("arch") if found else pd.DataFrame()
     rows = []
     for depth in depths:
@@ -49,8 +56,8 @@ def show_table6(found: list[Run], depths: list[int]) -> None:
             **{name: results.get(depth) for name, results in paper.OTHER_REIMPLEMENTATIONS.items()},
         })
     table = pd.DataFrame(rows)
-    if found and not all(r.summary()["full_schedule"] for r in found):  # a short run is not compared with the paper
-        table = table.drop(columns="ours − paper (mean)")
+    if found and not comparable(found):  # a short run or the JPEG copy's is not set beside the paper's numbers
+        table = table.drop(columns=["paper", "ours − paper (mean)", *paper.OTHER_REIMPLEMENTATIONS])
     show_table(table)
     show_provenance(found)
 
