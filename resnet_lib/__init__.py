@@ -1,20 +1,30 @@
 """resnet_lib: a reference replication of "Deep Residual Learning for Image Recognition".
 
-Models (`build_model`), accounting (`describe`), data (`load_dataset`), the trainer (`train`,
-`TrainConfig`) and recorded runs (`find_run`, `load_runs`). `python -m resnet_lib --help` for the CLI.
+Models (`build_model`, `parse_arch`), accounting (`describe`, `count_params`, `count_macs`, `count_layers`,
+`layer_responses`), data (`load_dataset`), the trainer (`train`, `TrainConfig`) and recorded runs (`find_run`,
+`load_runs`). `python -m resnet_lib --help` for the CLI.
 """
 
 from .analysis import count_layers, count_macs, count_params, describe, layer_responses
+from .config import TrainConfig
+from .data import load_dataset
 from .errors import ConfigError
 from .models import build_model, parse_arch
+from .results import find_run, load_runs
+from .train import train
 
 __all__ = [
     "ConfigError",
+    "TrainConfig",
     "build_model",
     "count_layers",
     "count_macs",
     "count_params",
     "describe",
+    "find_run",
     "layer_responses",
+    "load_dataset",
+    "load_runs",
     "parse_arch",
+    "train",
 ]
