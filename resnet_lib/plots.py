@@ -196,12 +196,18 @@ def lesion_figure(studies: dict[str, dict]):
     net's error dashed, a block that cannot be deleted left out) and against the number of blocks deleted at
     random (bottom; mean over draws, the range shaded; 0: intact, 1: the single deletions). `studies`:
     {net name: a `lesion.lesion_study` record}."""
+    from .claims import RESOLUTION_BLOCKS
+
     fig, (single, many) = plt.subplots(2, 1, figsize=(FIGURE_WIDTH_IN, 7.6))
     colors = plt.get_cmap("tab10")
     for i, (name, study) in enumerate(studies.items()):
         color, dashed = colors(i), "--" if name.startswith("plain") else "-"
         points = [(j + 1, s["error"]) for j, s in enumerate(study["single"]) if s["error"] is not None]
         single.plot(*zip(*points), dashed, marker="o", markersize=3, color=color, label=name)
+        changes = [(j + 1, s["error"]) for j, s in enumerate(study["single"]) if s["block"] in RESOLUTION_BLOCKS
+                   and s["error"] is not None]
+        if changes:
+            single.plot(*zip(*changes), "s", markersize=7, color=color, fillstyle="none")
         single.axhline(study["intact"], color=color, linestyle=":", linewidth=1)
         by_k = {0: [study["intact"]], 1: [e for _, e in points]}
         for r in study["random"]:
@@ -211,7 +217,8 @@ def lesion_figure(studies: dict[str, dict]):
         many.fill_between(ks, [min(by_k[k]) for k in ks], [max(by_k[k]) for k in ks], color=color, alpha=0.15)
     single.set_xlabel("block deleted (in the order data flows)")
     single.set_ylabel("test error (%)")
-    single.set_title("One block deleted (dotted: the intact net)", fontsize=10)
+    single.set_title("One block deleted (dotted: the intact net; squares: the\nblocks where the resolution changes)",
+                     fontsize=10)
     many.set_xlabel("blocks deleted at random")
     many.set_ylabel("test error (%)")
     many.set_title("Several blocks deleted (mean over draws, range shaded)", fontsize=10)
