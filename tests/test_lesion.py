@@ -84,14 +84,20 @@ def test_the_claims_say_whether_a_study_shows_what_veit_et_al_find():
                 "random": [{"k": k, "error": e} for k, e in random]}
 
     resnet = study(7.0, [0.1, 0.3, 0.2, 5.0, 0.4, 0.2, 6.0, 0.3, 0.1], [(2, 8.0), (2, 9.0), (3, 10.0), (3, 12.0)])
+    steep = study(7.0, [0.1, 0.3, 0.2, 5.0, 0.4, 0.2, 6.0, 0.3, 0.1], [(2, 60.0), (2, 70.0), (3, 62.0), (3, 64.0),
+                                                                         (4, 80.0), (4, 82.0)])
     plain = study(9.0, [70.0, 80.0, 75.0, None, 81.0, 60.0, None, 72.0, 80.0])
     lines = lesion_claims({"ResNet-20": resnet, "plain-20": plain})
     assert lines[0] == ("- *ResNet-20* (intact 7.00%): deleting one block that keeps the resolution raises the error by a "
                         "median of 0.20 points (at most 0.40, over 7 blocks); deleting one that changes it, by 5.00 and "
                         "6.00 points: as Veit et al. find (their net was a 110-layer ResNet of 54 blocks; this one has 9).")
-    assert lines[1].endswith("goes from 8.50% at 2 blocks to 11.00% at 3, rising at every step: smoothly, as Veit et al. find.")
+    assert lines[1].endswith("goes from 8.50% at 2 blocks to 11.00% at 3, rising at every step: a gradual rise, as Veit "
+                             "et al. find.")
     assert lines[2] == ("- *plain-20* (intact 9.00%): deleting one block of the 7 that can be deleted gives a median test "
                         "error of 84.00% (from 69.00% to 90.00%; chance is 90%): it collapses, as Veit et al. find of "
                         "plain nets.")
+    assert lesion_claims({"ResNet-20": steep})[1].endswith(
+        "rising but for 1 dip within the draws' spread: 78% of the whole rise already at 2 blocks: not the gradual rise "
+        "Veit et al. find.")
     flat = study(7.0, [3.0] * 9)
     assert "not what Veit et al. find" in lesion_claims({"ResNet-20": flat})[0]
