@@ -1,8 +1,9 @@
 """resnet_lib: a reference replication of "Deep Residual Learning for Image Recognition".
 
 Models (`build_model`, `parse_arch`), accounting (`describe`, `count_params`, `count_macs`, `count_layers`,
-`layer_responses`), data (`load_dataset`), the trainer (`train`, `TrainConfig`) and recorded runs (`find_run`,
-`load_runs`). `python -m resnet_lib --help` for the CLI.
+`layer_responses`), data (`load_dataset`), the trainer's settings (`TrainConfig`; the loop is
+`resnet_lib.train.train`, its module keeping the name) and recorded runs (`find_run`, `load_runs`).
+`python -m resnet_lib --help` for the CLI.
 """
 
 from .analysis import count_layers, count_macs, count_params, describe, layer_responses
@@ -11,7 +12,6 @@ from .data import load_dataset
 from .errors import ConfigError
 from .models import build_model, parse_arch
 from .results import find_run, load_runs
-from .train import train
 
 __all__ = [
     "ConfigError",
@@ -26,5 +26,4 @@ __all__ = [
     "load_dataset",
     "load_runs",
     "parse_arch",
-    "train",
 ]
