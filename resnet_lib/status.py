@@ -119,12 +119,38 @@ def verdict(results: str | Path) -> list[str]:
             f"the same {p['net']}, trained the same way, tests at {p['JPEG copy']:.2f}% on a JPEG copy of CIFAR-10 "
             f"against {p['real CIFAR-10']:.2f}% on the real pixels: {p['JPEG − real']:.2f} points lost to JPEG" for p in same)
             + " ([What JPEG compression costs](jpeg_cost)).")
+    studies = lesion_medians(results)
+    if studies:
+        lines.append("- *What the shortcuts buy:* deleting one block that keeps the resolution from a trained ResNet "
+                     "raises its test error by a median of " + ", ".join(
+                         f"{rise:.2f} points for {net}" for net, rise in studies.items())
+                     + " ([What the shortcuts buy](lesion)).")
     tested = test_time_cost_table(results).to_dict("records")
     if tested:
         lines.append("- *At test time:* the published models, trained on the real pixels, err far more on the JPEG "
                      "copy's test images: " + ", ".join(f"{t['model']} {t['JPEG test images']:.2f}% "
                                                        f"({t['real test images']:.2f}% on the real ones)" for t in tested) + ".")
     return lines
+
+
+def lesion_medians(results: str | Path) -> dict[str, float]:
+    """{net: median rise of its test error (points) with one block deleted where the resolution is kept}, from
+    the lesion studies recorded beside the published real-data ResNets' runs, shallowest first."""
+    import json
+
+    from .claims import RESOLUTION_BLOCKS
+    from .hub import cards
+    from .lesion import LESION_FILE
+
+    found = {}
+    for card in sorted(cards().values(), key=lambda c: parse_arch(c.arch).depth):
+        file = Path(results) / card.run / LESION_FILE
+        if card.data_sha256 == CIFAR10_SHA256 and parse_arch(card.arch).kind == "resnet" and file.exists():
+            study = json.loads(file.read_text())
+            rises = [s["error"] - study["intact"] for s in study["single"]
+                     if s["error"] is not None and s["block"] not in RESOLUTION_BLOCKS]
+            found[TrainConfig(arch=card.arch, shortcut=card.shortcut).net_name] = float(np.median(rises))
+    return found
 
 
 def show_verdict(results: str | Path) -> None:
