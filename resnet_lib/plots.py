@@ -219,6 +219,7 @@ def lesion_figure(studies: dict[str, dict]):
     single.set_ylabel("test error (%)")
     single.set_title("One block deleted (dotted: the intact net; squares: the\nblocks where the resolution changes)",
                      fontsize=10)
+    many.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     many.set_xlabel("blocks deleted at random")
     many.set_ylabel("test error (%)")
     many.set_title("Several blocks deleted (mean over draws, range shaded)", fontsize=10)
