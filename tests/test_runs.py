@@ -62,9 +62,9 @@ def test_a_run_reads_its_records_once_and_sees_what_it_writes_itself(tmp_path):
     assert run.config() == TINY
     run.start(replace(TINY, compile=True), metrics=False)  # a resumed piece's settings
     assert run.config().compile
-    run.finish({"final": {"test_error": 9.0}})
+    run.finish({"final": {"test_error": 9.0}, "data": {"name": "synthetic"}})
     assert run.summary()["final"]["test_error"] == 9.0
-    run.summary_file.write_text('{"final": {"test_error": 1.0}}')  # rewritten elsewhere: a fresh Run reads it
+    run.summary_file.write_text('{"final": {"test_error": 1.0}, "data": {"name": "synthetic"}}')  # rewritten elsewhere: a fresh Run reads it
     assert run.summary()["final"]["test_error"] == 9.0 and Run(run.path).summary()["final"]["test_error"] == 1.0
 
 
