@@ -96,9 +96,9 @@ def provenance(runs: list[Run]) -> str:
     full = all(s["full_schedule"] for s in summaries)
     schedule = "full 64k-iteration paper schedule" if full else f"SHORT RUN ({', '.join(map(str, iterations))} iterations), not the replication"
     hardware = sorted({short_hardware(h) for s in summaries for h in pieces_of(s, "hardware")})
-    pieces = sorted((piece.get("started") or "", (piece.get("git_commit") or "unknown")[:7])
-                    for s in summaries for piece in (s.get("pieces") or [s["environment"]]))
-    commits = list(dict.fromkeys(commit for _, commit in pieces))
+    pieces = sorted((piece.get("started") or "", piece.get("start_iteration", 0), (piece.get("git_commit") or "unknown")[:7])
+                    for s in summaries for piece in (s.get("pieces") or [s["environment"]]))  # in the order trained
+    commits = list(dict.fromkeys(commit for *_, commit in pieces))
     trained_at = commits[0] if len(commits) == 1 else f"{len(commits)} commits, {commits[0]} to {commits[-1]}"
     seeds = sorted({c.seed for c in configs})
     splits = "; ".join(sorted({split_name(c.val_fraction, s["data"]["train_size"]) for c, s in zip(configs, summaries)}))
