@@ -215,6 +215,12 @@ RESOLUTION_BLOCKS = ("layers.1.0", "layers.2.0")  # the blocks of a CIFAR net th
 BARELY = 0.25  # "barely moves": deleting a block raises the error by at most this share of the intact net's, median
 
 
+def single_rises(study: dict) -> dict[str, float]:
+    """{block: points its deletion alone adds to the intact net's test error} of a lesion study, for the
+    blocks that could be deleted."""
+    return {s["block"]: s["error"] - study["intact"] for s in study["single"] if s["error"] is not None}
+
+
 def lesion_claims(studies: dict[str, dict]) -> list[str]:
     """Veit et al.'s findings, one Markdown line each, said of `studies` ({net name: `lesion.lesion_study`}):
     deleting one block barely moves a ResNet's error (a median rise of at most BARELY of the intact error) except
@@ -223,7 +229,7 @@ def lesion_claims(studies: dict[str, dict]) -> list[str]:
     the first deletions give at most half of the whole rise)."""
     lines = []
     for name, study in studies.items():
-        rises = {s["block"]: s["error"] - study["intact"] for s in study["single"] if s["error"] is not None}
+        rises = single_rises(study)
         keep = [v for b, v in rises.items() if b not in RESOLUTION_BLOCKS]
         change = {b: v for b, v in rises.items() if b in RESOLUTION_BLOCKS}
         head = f"- *{name}* (intact {study['intact']:.2f}%): deleting one block"

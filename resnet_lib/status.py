@@ -138,7 +138,7 @@ def lesion_medians(results: str | Path) -> dict[str, float]:
     the lesion studies recorded beside the published real-data ResNets' runs, shallowest first."""
     import json
 
-    from .claims import RESOLUTION_BLOCKS
+    from .claims import RESOLUTION_BLOCKS, single_rises
     from .hub import cards
     from .lesion import LESION_FILE
 
@@ -147,8 +147,7 @@ def lesion_medians(results: str | Path) -> dict[str, float]:
         file = Path(results) / card.run / LESION_FILE
         if card.data_sha256 == CIFAR10_SHA256 and parse_arch(card.arch).kind == "resnet" and file.exists():
             study = json.loads(file.read_text())
-            rises = [s["error"] - study["intact"] for s in study["single"]
-                     if s["error"] is not None and s["block"] not in RESOLUTION_BLOCKS]
+            rises = [v for block, v in single_rises(study).items() if block not in RESOLUTION_BLOCKS]
             found[TrainConfig(arch=card.arch, shortcut=card.shortcut).net_name] = float(np.median(rises))
     return found
 
