@@ -96,7 +96,7 @@ def run_campaign(plan: str | Path = PLAN, results: str | Path = RESULTS_DIR, wor
             except ConfigError as error:
                 announce(f"campaign: {recorded.path.name} not published: {error}")
 
-    executor = LocalExecutor(concurrent, 1, "cpu", min_piece_s=MIN_PIECE_S, name="campaign")
+    executor = LocalExecutor(concurrent, 1, "cpu", min_piece_s=MIN_PIECE_S, label="campaign")
     outcomes = executor.run(todo, work, time_limit, on_finished=record)
     for outcome in outcomes:  # finished in `work` by an earlier call that stopped before copying it
         if outcome.finished and find_run(outcome.config, results) is None:

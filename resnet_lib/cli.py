@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .analysis import describe
 from .checkpoint import CheckpointError, RecordWriteError
+from .commands import EXECUTORS, executor_entry
 from .config import SCHEDULES, TrainConfig, cli_fields, schedule_settings
 from .data import load_dataset
 from .errors import ConfigError
@@ -71,22 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--archs", type=_list(str), required=True, help="comma-separated, e.g. resnet20,resnet32,plain20")
     p.add_argument("--seeds", type=_list(int), default=[0], help="comma-separated, e.g. 0,1,2,3,4")
     p.add_argument("--shortcuts", type=_list(_shortcut), help="comma-separated options for the residual nets (default: A)")
-    p.add_argument("--concurrent", type=_positive_int, default=4, help="processes training at once (default 4)")
-    p.add_argument("--together", type=_positive_int, default=1, help="runs each process trains together, stepped in "
-                   "turn, a CUDA stream each: the many-runs path for small nets on a GPU (default 1)")
     _add_config_options(p, skip=("arch", "shortcut", "seed"))
     _add_execution_options(p)
-    slurm = p.add_argument_group("on a Slurm cluster (--executor slurm; results and data on a file system every node sees)")
-    slurm.add_argument("--executor", choices=("local", "slurm"), default="local",
-                       help="local: train here, --concurrent at a time (default); slurm: one job per run, as a job array")
-    slurm.add_argument("--partition", help="Slurm partition (default: the cluster's default)")
-    slurm.add_argument("--time", type=_positive_int, default=60, help="minutes per job; a run longer than that is "
-                       "checkpointed and requeued (default 60)")
-    slurm.add_argument("--cpus-per-run", type=_positive_int, default=2, help="CPU cores per run (default 2)")
-    slurm.add_argument("--gpus-per-run", type=int, default=0, help="GPUs per run; above 1, one process per GPU (DDP)")
-    slurm.add_argument("--tasks-per-run", type=_positive_int, help="processes per run (default: one per GPU, else 1)")
-    slurm.add_argument("--nodes", type=_positive_int, default=1, help="nodes per run (default 1)")
-    slurm.add_argument("--wait", action="store_true", help="wait for the jobs, with a progress bar; exit 1 if any failed")
+    p.add_argument("--executor", choices=tuple(EXECUTORS), default="local", help="where the runs train: " + "; ".join(
+        f"{name}: {entry.summary}" for name, entry in EXECUTORS.items()))
+    for name, entry in EXECUTORS.items():
+        group = p.add_argument_group(f"--executor {name}" + f" ({entry.elsewhere})" * bool(entry.elsewhere))
+        entry.load().add_options(group, _positive_int)
     p.set_defaults(handler=_sweep)
 
     p = commands.add_parser("campaign", help="train the runs of a plan (campaign.toml) in order, within a time limit")
@@ -235,30 +227,14 @@ def _configs_file(path: str) -> list[TrainConfig]:
 
 
 def _sweep(args) -> int:
-    from .launch import LocalExecutor
-
     configs = [_config(args, arch=arch, shortcut=shortcut if parse_arch(arch).residual else None, seed=seed)
                for arch in args.archs for shortcut in (args.shortcuts or [None]) for seed in args.seeds]
     configs = list({json.dumps(c.experiment()): c for c in configs}.values())  # plain nets once whatever the shortcuts
     data = configs[0].data
     if args.download:
         load_dataset(data, download=True)
-    if args.executor == "slurm":
-        from .cluster import SlurmExecutor, SlurmOptions
-
-        executor = SlurmExecutor(SlurmOptions(args.partition, args.time, args.cpus_per_run, args.gpus_per_run,
-                                              args.tasks_per_run, args.nodes), wait=args.wait)
-    else:
-        executor = LocalExecutor(args.concurrent, args.together, args.device)
-    outcomes = executor.run(configs, _out(args, data), args.time_limit)
-    if args.executor == "slurm":
-        for config, log in executor.failed:
-            print(f"failed: {config.arch} seed {config.seed}; log {log}", file=sys.stderr)
-        return 1 if executor.failed else 0
-    for outcome in outcomes:
-        where = outcome.run.path if outcome.run else f"{outcome.config.arch} seed {outcome.config.seed} (not started)"
-        print(f"{'finished' if outcome.finished else 'unfinished (rerun to continue)'}: {where}")
-    return 0
+    executor = executor_entry(args.executor).load().from_args(args)
+    return executor.report(executor.run(configs, _out(args, data), args.time_limit))
 
 
 def _campaign(args) -> int:

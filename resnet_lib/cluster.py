@@ -20,6 +20,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, replace
@@ -164,6 +165,28 @@ class SlurmExecutor:
     def __init__(self, options: SlurmOptions, wait: bool = False, announce=print):
         self.options, self.wait, self.announce = options, wait, announce
         self.failed: list[tuple[TrainConfig, str]] = []  # (config, log) of the jobs that failed, after a wait
+
+    @staticmethod
+    def add_options(group, positive_int) -> None:
+        group.description = "results and data on a file system every node sees"
+        group.add_argument("--partition", help="Slurm partition (default: the cluster's default)")
+        group.add_argument("--time", type=positive_int, default=60, help="minutes per job; a run longer than that is "
+                           "checkpointed and requeued (default 60)")
+        group.add_argument("--cpus-per-run", type=positive_int, default=2, help="CPU cores per run (default 2)")
+        group.add_argument("--gpus-per-run", type=int, default=0, help="GPUs per run; above 1, one process per GPU (DDP)")
+        group.add_argument("--tasks-per-run", type=positive_int, help="processes per run (default: one per GPU, else 1)")
+        group.add_argument("--nodes", type=positive_int, default=1, help="nodes per run (default 1)")
+        group.add_argument("--wait", action="store_true", help="wait for the jobs, with a progress bar; exit 1 if any failed")
+
+    @classmethod
+    def from_args(cls, args) -> SlurmExecutor:
+        return cls(SlurmOptions(args.partition, args.time, args.cpus_per_run, args.gpus_per_run, args.tasks_per_run,
+                                args.nodes), wait=args.wait)
+
+    def report(self, outcomes: list[Outcome]) -> int:
+        for config, log in self.failed:
+            print(f"failed: {config.arch} seed {config.seed}; log {log}", file=sys.stderr)
+        return 1 if self.failed else 0
 
     def run(self, configs: list[TrainConfig], out_dir: str | Path, time_limit: float | None = None,
             on_finished=None) -> list[Outcome]:

@@ -5,7 +5,8 @@
 
 The CLI's `sweep` (and through it the GPU lease script) and the campaign launch through these. Every
 executor skips runs already recorded and resumes unfinished ones, and each run stays recorded and
-resumable on its own. Adding a scheduler is one new class with the `Executor.run` method.
+resumable on its own. Adding a scheduler is one new class (the `Executor` protocol: its options, `run` and
+`report`) and its entry in commands.EXECUTORS, which `sweep --executor NAME` and the book's commands read.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from .commands import train_command
 from .config import TrainConfig
@@ -30,6 +31,9 @@ from .fastpath import threads_per_run
 from .results import Run
 from .runtime import pick_device, resolve_run
 from .train import stop_on_signals
+
+if TYPE_CHECKING:
+    import argparse
 
 STOP_MARGIN_S = 30  # a process stops this long before a time limit: its last evaluation and checkpoint
 
@@ -44,6 +48,20 @@ class Outcome:
 
 
 class Executor(Protocol):
+    """A place runs are trained, registered for `sweep --executor NAME` in commands.EXECUTORS."""
+
+    @staticmethod
+    def add_options(group: argparse._ArgumentGroup, positive_int: Callable[[str], int]) -> None:
+        """The executor's own command-line options, added to `sweep`'s `group` (`positive_int`: the CLI's type
+        for a whole number >= 1)."""
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Executor:
+        """The executor the parsed `sweep` options describe."""
+
+    def report(self, outcomes: list[Outcome]) -> int:
+        """Say how a sweep's runs ended (one line each to stdout or stderr); the sweep's exit status."""
+
     def run(self, configs: list[TrainConfig], out_dir: str | Path, time_limit: float | None = None,
             on_finished: Callable[[Run], None] | None = None) -> list[Outcome]:
         """Train `configs` into `out_dir`, in their order, and return their outcomes in that order.
@@ -65,8 +83,24 @@ class LocalExecutor:
     """
 
     def __init__(self, concurrent: int = 1, together: int = 1, device: str = "auto", min_piece_s: float = 0.0,
-                 name: str = "sweep"):
-        self.concurrent, self.together, self.device, self.min_piece_s, self.name = concurrent, together, device, min_piece_s, name
+                 label: str = "sweep"):
+        self.concurrent, self.together, self.device, self.min_piece_s, self.label = concurrent, together, device, min_piece_s, label
+
+    @staticmethod
+    def add_options(group, positive_int) -> None:
+        group.add_argument("--concurrent", type=positive_int, default=4, help="processes training at once (default 4)")
+        group.add_argument("--together", type=positive_int, default=1, help="runs each process trains together, "
+                           "stepped in turn, a CUDA stream each: the many-runs path for small nets on a GPU (default 1)")
+
+    @classmethod
+    def from_args(cls, args) -> LocalExecutor:
+        return cls(args.concurrent, args.together, args.device)
+
+    def report(self, outcomes: list[Outcome]) -> int:
+        for outcome in outcomes:
+            where = outcome.run.path if outcome.run else f"{outcome.config.arch} seed {outcome.config.seed} (not started)"
+            print(f"{'finished' if outcome.finished else 'unfinished (rerun to continue)'}: {where}")
+        return 0
 
     def run(self, configs: list[TrainConfig], out_dir: str | Path, time_limit: float | None = None,
             on_finished: Callable[[Run], None] | None = None) -> list[Outcome]:
@@ -96,12 +130,12 @@ class LocalExecutor:
                     starting = [group] + groups[:self.concurrent - len(running) - 1]  # with the next that start meanwhile
                     runs_at_once = sum(map(len, running.values())) + sum(map(len, starting))
                     command = self._command(group, out_dir, device.type, runs_at_once, remaining, Path(folder))
-                    announce(f"{self.name}: {shlex.join(['python'] + command[1:])}")
+                    announce(f"{self.label}: {shlex.join(['python'] + command[1:])}")
                     threads = threads_per_run(self.concurrent) if device.type == "cpu" else None  # the same for every run
                     running[_start(command, threads, stop)] = group
                 if not running:
                     if groups and not stop["signal"]:
-                        announce(f"{self.name}: {remaining:.0f} s left, less than a piece needs ({self.min_piece_s:.0f} s); "
+                        announce(f"{self.label}: {remaining:.0f} s left, less than a piece needs ({self.min_piece_s:.0f} s); "
                                  f"stopping here")
                     break
                 child, status = _wait_any(running)
@@ -111,9 +145,9 @@ class LocalExecutor:
                     if finished and on_finished is not None:
                         on_finished(run.folder)
                 if status not in (0, 130) and not stop["signal"]:
-                    announce(f"{self.name}: a training process ended with status {status}; going on with the next")
+                    announce(f"{self.label}: a training process ended with status {status}; going on with the next")
             if stop["signal"]:
-                announce(f"{self.name}: stopped on {stop['signal']}; what was training saved its checkpoint in {out_dir} "
+                announce(f"{self.label}: stopped on {stop['signal']}; what was training saved its checkpoint in {out_dir} "
                          f"and resumes next time")
         return [outcomes[r.folder] for r in resolved]
 

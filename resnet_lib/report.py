@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .commands import sweep_commands
+from .commands import EXECUTORS, sweep_commands
 from .config import TrainConfig
 from .console import tell_terminal
 from .results import RESULTS_DIR, Run, devices_of, pieces_of
@@ -153,7 +153,7 @@ def short_title(runs: list[Run]) -> str:
 
 def show_missing(missing: list[TrainConfig], results: str | Path = RESULTS_DIR) -> None:
     """What is not yet recorded, net by net with its seeds, and the one command (a sweep per group of runs that
-    share their settings) that records it here; on a Slurm cluster the same sweep with `--executor slurm`."""
+    share their settings) that records it here, and how each other executor (launch.EXECUTORS) takes the same sweep."""
     from IPython.display import Markdown, display
 
     if not missing:
@@ -163,11 +163,12 @@ def show_missing(missing: list[TrainConfig], results: str | Path = RESULTS_DIR) 
     for config in missing:
         seeds.setdefault(config.net_name, []).append(config.seed)
     nets = ", ".join(f"{net} (seed{'s' * (len(s) > 1)} {', '.join(map(str, sorted(s)))})" for net, s in seeds.items())
-    commands = sweep_commands(missing, results, slurm=False)
+    commands = sweep_commands(missing, results)
+    elsewhere = "; ".join(f"{e.elsewhere}, add `{e.sweep_options}`" for e in EXECUTORS.values() if e.elsewhere)
     lines = [f"**Not yet recorded** ({len(missing)} run{'s' * (len(missing) > 1)}): {nets}. "
              f"{'This command records' if len(commands) == 1 else 'These commands record'} "
-             f"{'it' if len(missing) == 1 else 'them'} (a sweep skips what is recorded; on a Slurm cluster, add "
-             f"`--executor slurm --wait`):", "", "```bash", *commands, "```"]
+             f"{'it' if len(missing) == 1 else 'them'} (a sweep skips what is recorded; {elsewhere}):", "", "```bash",
+             *commands, "```"]
     display(Markdown("\n".join(lines)))
 
 

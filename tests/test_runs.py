@@ -175,10 +175,48 @@ def test_missing_runs_come_with_one_sweep_command_per_group_for_a_cluster():
     eighth = [TrainConfig(arch=a, seed=s, data="cifar10-jpeg", **schedule_settings("1/8"))
               for a in ("plain20", "resnet20") for s in (1, 0)]
     b = TrainConfig(arch="resnet32", shortcut="B", data="cifar10-jpeg")
-    assert sweep_commands(eighth + [b]) == [  # seeds in order, whatever order the configs came in
+    assert sweep_commands(eighth + [b], executor="slurm") == [  # seeds in order, whatever order the configs came in
         "python -m resnet_lib sweep --archs plain20,resnet20 --seeds 0,1 --data cifar10-jpeg --schedule 1/8 --executor slurm --wait",
         "python -m resnet_lib sweep --archs resnet32 --seeds 0 --shortcuts B --data cifar10-jpeg --executor slurm --wait",
     ]
+
+
+class _ListingExecutor:
+    """A throwaway executor: trains nothing, lists each run it is given after its own option's prefix."""
+
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+
+    @staticmethod
+    def add_options(group, positive_int):
+        group.add_argument("--prefix", default="-")
+
+    @classmethod
+    def from_args(cls, args):
+        return cls(args.prefix)
+
+    def run(self, configs, out_dir, time_limit=None, on_finished=None):
+        from resnet_lib.launch import Outcome
+
+        return [Outcome(config, None, False) for config in configs]
+
+    def report(self, outcomes):
+        for outcome in outcomes:
+            print(f"{self.prefix} {outcome.config.arch} seed {outcome.config.seed}")
+        return 3
+
+
+def test_an_executor_is_one_class_and_one_registry_entry(cli, monkeypatch):
+    from resnet_lib.commands import EXECUTORS, ExecutorEntry, sweep_commands
+
+    monkeypatch.setitem(EXECUTORS, "listing", ExecutorEntry(_ListingExecutor, "list the runs", "on paper",
+                                                            "--executor listing"))
+    code, out, _ = cli("sweep", "--archs", "resnet8,plain8", "--seeds", "0,1", "--data", "synthetic",
+                       "--executor", "listing", "--prefix", ">>")
+    assert (code, out.splitlines()) == (3, [">> resnet8 seed 0", ">> resnet8 seed 1", ">> plain8 seed 0", ">> plain8 seed 1"])
+    assert sweep_commands([TINY], executor="listing")[0].endswith(" --executor listing")
+    code, _, err = cli("sweep", "--archs", "resnet8", "--executor", "nowhere")
+    assert code == 2 and "invalid choice: 'nowhere'" in err and "listing" in err
 
 
 def test_a_campaign_trains_its_plan_in_order_stops_on_sigterm_and_skips_what_is_recorded(tmp_path, cli):
