@@ -27,7 +27,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from resnet_lib import fastpath  # noqa: E402
 from resnet_lib.config import TrainConfig, schedule_settings  # noqa: E402
-from resnet_lib.data import CifarPipeline, synthetic_dataset  # noqa: E402
+from resnet_lib.datasets import synthetic_dataset  # noqa: E402
+from resnet_lib.pipeline import CifarPipeline  # noqa: E402
 from resnet_lib.evaluation import FoldedModel, evaluate  # noqa: E402
 from resnet_lib.provenance import benchmark_hardware, write_benchmark_record  # noqa: E402
 from resnet_lib.runtime import DEVICES, make_autocast, make_model, pick_device  # noqa: E402

@@ -40,7 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from resnet_lib import fastpath  # noqa: E402
 from resnet_lib.analysis import describe  # noqa: E402
 from resnet_lib.config import TrainConfig  # noqa: E402
-from resnet_lib.data import CifarPipeline, default_source, load_dataset  # noqa: E402
+from resnet_lib.pipeline import CifarPipeline  # noqa: E402
+from resnet_lib.sources import default_source, load_dataset  # noqa: E402
 from resnet_lib.provenance import benchmark_hardware, write_benchmark_record  # noqa: E402
 from resnet_lib.runtime import DEVICES, make_autocast, make_model, make_optimizer, pick_device  # noqa: E402
 from resnet_lib.train import train_step  # noqa: E402

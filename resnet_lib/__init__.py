@@ -8,10 +8,10 @@ Models (`build_model`, `parse_arch`), accounting (`describe`, `count_params`, `c
 
 from .analysis import count_layers, count_macs, count_params, describe, layer_responses
 from .config import TrainConfig
-from .data import load_dataset
 from .errors import ConfigError
 from .models import build_model, parse_arch
 from .results import find_run, load_runs
+from .sources import load_dataset
 
 __all__ = [
     "ConfigError",

@@ -15,7 +15,7 @@ from .analysis import describe
 from .checkpoint import CheckpointError, RecordWriteError
 from .commands import EXECUTORS, executor_entry
 from .config import SCHEDULES, TrainConfig, cli_fields, schedule_settings
-from .data import load_dataset
+from .sources import load_dataset, recorded
 from .errors import ConfigError
 from .models import PAPER_ARCHS, parse_arch, parse_shortcut
 from .results import RESULTS_DIR, SMOKE_DIR, RecordError, RunBusy
@@ -167,7 +167,7 @@ def _config(args, **fixed) -> TrainConfig:
 
 def _out(args, data: str | None) -> str:
     """Where runs are recorded: --out, else results/ (results/smoke/ for runs on synthetic data)."""
-    return args.out or str(SMOKE_DIR if data == "synthetic" else RESULTS_DIR)
+    return args.out or str(RESULTS_DIR if recorded(data) else SMOKE_DIR)
 
 
 def _list(kind):

@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .config import TrainConfig
-from .data import identify_each, locate
+from .sources import identify_each, locate
 from .errors import ConfigError
 from .launch import Outcome
 from .results import RunBusy, find_run

@@ -24,6 +24,7 @@ from functools import cached_property
 
 from .errors import ConfigError
 from .models import SHORTCUT_OPTIONS, ArchSpec, paper_name, parse_arch, resolve_shortcut
+from .sources import SOURCES
 
 PAPER_ITERATIONS, PAPER_MILESTONES = 64000, (32000, 48000)
 PAPER_VAL_FRACTION = 0.1  # the paper's 45k/5k train/validation split of CIFAR-10's 50k training images
@@ -60,9 +61,8 @@ class TrainConfig:
     arch: str = _setting("resnet20", "architecture: resnet<6n+2>, plain<6n+2>, preact-resnet<6n+2>, imagenet-resnet50, ...")
     shortcut: str | None = _setting(None, "shortcut option A, B or C (default: A for CIFAR ResNets, B for bottleneck nets)",
                                     choices=SHORTCUT_OPTIONS)
-    data: str = _setting("cifar10", "data source: cifar10 (real CIFAR-10: data/cifar-10-batches-py, else the lossless "
-                         "archive beside the project), cifar10-jpeg (the lossy JPEG copy), synthetic, or a path (see "
-                         "data/README.md)", key=False)
+    data: str = _setting("cifar10", "data source: " + ", ".join(f"{name} ({source.summary})" for name, source in SOURCES.items())
+                         + ", or a path (see data/README.md)", key=False)
     data_sha256: str | None = _setting(None, "SHA-256 of the decoded data set, filled in from --data when a run starts",
                                        cli=False)
     val_fraction: float = _setting(PAPER_VAL_FRACTION, "share of the training images held out for validation, in "

@@ -24,6 +24,7 @@ from torch import nn
 
 from .errors import ConfigError
 from .models import PAPER_ARCHS, build_model, parse_arch
+from .sources import SOURCES
 
 PUBLISHED_DIR = Path(os.environ.get("RESNET_LIB_PUBLISHED", Path(__file__).resolve().parents[1] / "published"))
 MAX_FILE_BYTES = 5 * 2**20
@@ -143,7 +144,8 @@ def entry_points() -> dict:
 def published_name(config, data_name: str) -> str:
     """The name a run is published under: its architecture, then what sets it apart from the reported models
     (real CIFAR-10, all 50k images, seed 0): 'resnet20', 'resnet20-jpeg', 'plain56-seed2', 'resnet20-val0.1'."""
-    name = config.arch + {"cifar10": "", "cifar10-jpeg": "-jpeg"}.get(data_name, f"-{data_name}")
+    suffix = SOURCES[data_name].published_suffix if data_name in SOURCES else None
+    name = config.arch + (f"-{data_name}" if suffix is None else suffix)
     if config.seed:
         name += f"-seed{config.seed}"
     if data_name == "cifar10" and config.val_fraction:
@@ -205,7 +207,8 @@ def test_elsewhere(name: str, source: str, results: str | Path = "results", reco
     user of the weights would: test error (%) and loss (nats), with the data set's identity, the file's
     SHA-256 and where it was measured. `record`: also written, under the data set's name, into
     `results/<run>/tested_elsewhere.json` beside the run the model comes from."""
-    from .data import load_dataset, normalize
+    from .pipeline import normalize
+    from .sources import load_dataset
     from .evaluation import evaluate
     from .provenance import describe_hardware, git_commit
     from .results import Run, write_json

@@ -21,7 +21,9 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import datasets, transforms
 from torchvision.transforms import functional as TF
 
-from .data import augment_seed, order_seed, split_indices, tree_folders, tree_identity
+from .datasets import tree_folders, tree_identity
+
+from .pipeline import augment_seed, order_seed, split_indices
 from .errors import ConfigError
 
 MEAN = (0.485, 0.456, 0.406)  # ImageNet per-channel mean, [0, 1] units (mean subtraction only, as in the paper)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Callable, Protocol
 from .commands import train_command
 from .config import TrainConfig
 from .console import announce
-from .data import identify_each
+from .sources import identify_each
 from .fastpath import threads_per_run
 from .results import Run
 from .runtime import pick_device, resolve_run

@@ -27,7 +27,8 @@ from tqdm import tqdm
 
 from . import hub
 from .console import progress_stream
-from .data import load_dataset, normalize
+from .pipeline import normalize
+from .sources import load_dataset
 from .errors import ConfigError
 from .evaluation import evaluate
 from .fastpath import BF16_BY_DEFAULT, native_bf16

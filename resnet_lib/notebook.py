@@ -26,7 +26,8 @@ from . import plots, report
 from .claims import layer_response_claims, lesion_claims, show_claims, show_layer_response_claims, show_table6_gaps
 from .config import SCHEDULES, TrainConfig, schedule_settings
 from .console import announce, kernel_shutting_down, leave_kernel
-from .data import CIFAR10_SHA256, JPEG_SHA256, default_source, identify, locate
+from .datasets import CIFAR10_SHA256, JPEG_SHA256
+from .sources import default_source, identify, locate, recorded
 from .errors import ConfigError
 from .models import parse_shortcut
 from .report import run_table, save_figure, show_table
@@ -147,7 +148,7 @@ def request(data: str = "auto", schedule="full", device: str = "auto", results: 
     if train_missing is None:
         train_missing = os.environ.get("RESNET_LIB_REPORT_ONLY", "0") != "1"
     source = ("cifar10" if not train_missing else default_source()) if data == "auto" else str(data)
-    if source == "synthetic" and Path(results) == RESULTS_DIR:
+    if not recorded(source) and Path(results) == RESULTS_DIR:
         results = SMOKE_DIR  # a try on generated data is not part of the record
     if train_missing:
         locate(source)  # fail here, with the fix, rather than after minutes of work

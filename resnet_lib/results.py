@@ -29,7 +29,7 @@ import pandas as pd
 
 from .checkpoint import write_error
 from .config import SCHEDULES, TrainConfig
-from .data import identify
+from .sources import identify
 from .models import parse_arch, resolve_shortcut
 
 RESULTS_DIR = Path("results")

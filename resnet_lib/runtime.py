@@ -15,7 +15,9 @@ import torch.distributed as dist
 
 from . import fastpath
 from .config import TrainConfig
-from .data import IN_MEMORY_MAX_SIDE, CifarPipeline, ImageDataset, Pipeline, identify, load_dataset, streams_from_disk
+from .datasets import ImageDataset
+from .pipeline import CifarPipeline, Pipeline
+from .sources import IN_MEMORY_MAX_SIDE, identify, load_dataset, streams_from_disk
 from .errors import ConfigError
 from .imagenet import ImageFolderPipeline
 from .models import build_model

@@ -10,7 +10,7 @@ import pandas as pd
 
 from . import paper
 from .config import TrainConfig
-from .data import CIFAR10_SHA256, JPEG_SHA256
+from .datasets import CIFAR10_SHA256, JPEG_SHA256
 from .models import SHORTCUT_OPTIONS, paper_name, parse_arch, resolve_shortcut
 from .report import show_table
 from .results import Run, devices_of, list_runs, longest

@@ -14,7 +14,7 @@ import pandas as pd
 from . import paper, report
 from .analysis import describe
 from .config import SCHEDULES, TrainConfig
-from .data import CIFAR10_SHA256, JPEG_SHA256
+from .datasets import CIFAR10_SHA256, JPEG_SHA256
 from .report import (benchmark_table, error_stats, evaluation_benchmark_table, hardware_name, how, run_table,
                      short_hardware, show_provenance, show_table, split_name)
 from .results import Run, list_runs

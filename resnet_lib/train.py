@@ -34,7 +34,7 @@ from .analysis import count_macs, count_params, layer_responses
 from .checkpoint import FORMAT, atomic_save, load_checkpoint
 from .config import TrainConfig
 from .console import announce, progress_stream
-from .data import Pipeline
+from .pipeline import Pipeline
 from .errors import ConfigError
 from .evaluation import FoldedModel, evaluate
 from .models import build_model

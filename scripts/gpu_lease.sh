@@ -54,7 +54,7 @@ if [ ! -f "$PARTS/cifar10-lossless.npz" ]; then
     mv "$PARTS/cifar10-lossless.npz.tmp" "$PARTS/cifar10-lossless.npz"
 fi
 export RESNET_LIB_LOSSLESS_ARCHIVE="$PARTS/cifar10-lossless.npz"
-"$PYTHON" -c "from resnet_lib.data import load_dataset; d = load_dataset('cifar10'); print('CIFAR-10:', len(d.train_labels), '+', len(d.test_labels), 'images, content sha256', d.sha256[:12])" || exit 1
+"$PYTHON" -c "from resnet_lib.sources import load_dataset; d = load_dataset('cifar10'); print('CIFAR-10:', len(d.train_labels), '+', len(d.test_labels), 'images, content sha256', d.sha256[:12])" || exit 1
 
 if [ "${BENCH:-0}" = 1 ]; then
     echo "== benchmark ($(left) s left)"

@@ -10,10 +10,11 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from resnet_lib import data as data_module
-from resnet_lib.data import (CIFAR10_SHA256, TrainBatches, augment, default_source, load_dataset, mean_image, normalize,
-                             split_indices, synthetic_dataset)
+from resnet_lib import sources as data_module
 from resnet_lib.config import ConfigError
+from resnet_lib.datasets import CIFAR10_CLASSES, CIFAR10_SHA256, synthetic_dataset
+from resnet_lib.pipeline import TrainBatches, augment, mean_image, normalize, split_indices
+from resnet_lib.sources import default_source, load_dataset
 
 SHARED_ARCHIVE = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg.tar.gz"
 LOSSLESS_ARCHIVE = SHARED_ARCHIVE.with_name("cifar10-lossless.npz")
@@ -146,8 +147,8 @@ def test_image_folder_tree_loads_in_class_order(tmp_path):
     ("archive.tar.gz", "extract it first"),
 ])
 def test_missing_data_sets_say_where_they_looked_and_how_to_get_them(source, fragment, tmp_path, monkeypatch):
-    monkeypatch.setattr("resnet_lib.data.DATA_DIR", tmp_path)
-    monkeypatch.setattr("resnet_lib.data.LOSSLESS_ARCHIVE", tmp_path / "cifar10-lossless.npz")
+    monkeypatch.setattr("resnet_lib.sources.DATA_DIR", tmp_path)
+    monkeypatch.setattr("resnet_lib.sources.LOSSLESS_ARCHIVE", tmp_path / "cifar10-lossless.npz")
     with pytest.raises(ConfigError, match=fragment):
         load_dataset(source)
 
@@ -165,7 +166,7 @@ def _write_npz(path, seed=0):
     rng = np.random.default_rng(seed)
     np.savez(path, train_images=rng.integers(0, 256, (20, 3, 32, 32), dtype=np.uint8), train_labels=np.arange(20) % 10,
              test_images=rng.integers(0, 256, (10, 3, 32, 32), dtype=np.uint8), test_labels=np.arange(10),
-             classes=np.array(data_module.CIFAR10_CLASSES))
+             classes=np.array(CIFAR10_CLASSES))
 
 
 @pytest.mark.parametrize("archive_sha256, fragment", [
@@ -176,10 +177,10 @@ def test_a_damaged_or_foreign_lossless_archive_ends_in_one_line_and_leaves_nothi
         archive_sha256, fragment, tmp_path, monkeypatch, cli):
     archive = tmp_path / "cifar10-lossless.npz"
     _write_npz(archive)
-    monkeypatch.setattr("resnet_lib.data.DATA_DIR", tmp_path / "data")
-    monkeypatch.setattr("resnet_lib.data.CACHE_DIR", tmp_path / "cache")
-    monkeypatch.setattr("resnet_lib.data.LOSSLESS_ARCHIVE", archive)
-    monkeypatch.setattr("resnet_lib.data.LOSSLESS_ARCHIVE_SHA256",
+    monkeypatch.setattr("resnet_lib.sources.DATA_DIR", tmp_path / "data")
+    monkeypatch.setattr("resnet_lib.sources.CACHE_DIR", tmp_path / "cache")
+    monkeypatch.setattr("resnet_lib.sources.LOSSLESS_ARCHIVE", archive)
+    monkeypatch.setattr("resnet_lib.sources.LOSSLESS_ARCHIVE_SHA256",
                         archive_sha256 or data_module._sha256_of_file(archive))
     assert default_source() == "cifar10"  # the archive is there: "auto" means real CIFAR-10
     code, out, err = cli("train", "--arch", "resnet8", "--data", "cifar10", "--iterations", "1", "--out", str(tmp_path / "r"))
@@ -193,7 +194,7 @@ def test_official_layout_with_other_content_is_not_taken_for_cifar10(tmp_path, m
     folder.mkdir()
     for i, name in enumerate([f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]):
         _write_cifar_batch(folder / name, seed=i)
-    monkeypatch.setattr("resnet_lib.data.DATA_DIR", tmp_path)
+    monkeypatch.setattr("resnet_lib.sources.DATA_DIR", tmp_path)
     with pytest.raises(ConfigError, match="is not CIFAR-10's"):
         load_dataset("cifar10")
 
@@ -211,7 +212,7 @@ def test_official_batches_written_from_the_lossless_archive_load_to_the_same_dat
     for name, x, y in zip(names, images, labels):  # the official pickle layout: rows of 3072 values, R then G then B
         with open(folder / name, "wb") as f:
             pickle.dump({"batch_label": name, "labels": y, "data": x, "filenames": []}, f)
-    monkeypatch.setattr("resnet_lib.data.DATA_DIR", tmp_path)
+    monkeypatch.setattr("resnet_lib.sources.DATA_DIR", tmp_path)
     official = load_dataset("cifar10")  # data/cifar-10-batches-py comes before the archive
     assert official.origin == folder.name and official.sha256 == CIFAR10_SHA256
     for field in ("train_images", "train_labels", "test_images", "test_labels"):
@@ -228,3 +229,25 @@ def test_no_committed_record_holds_a_machines_directories():
     found = [f"{p.relative_to(root)}: {m}" for p in [*root.glob("results/**/*.json"), *root.glob("published/*.json")]
              for m in re.findall(r'"(/(?:work|root|home|tmp|Users|mnt|scratch)/[^"]*)"', p.read_text())]
     assert not found, found
+
+
+def test_a_named_data_source_is_one_function_and_one_registry_entry(tmp_path, monkeypatch, cli):
+    from resnet_lib.config import TrainConfig
+    from resnet_lib.datasets import ImageDataset
+    from resnet_lib.hub import published_name
+    from resnet_lib.results import Run
+    from resnet_lib.sources import SOURCES, NamedSource, identify
+
+    def load_tiny(where):
+        small = synthetic_dataset((256, 64), seed=3)
+        return ImageDataset("tiny", "a tiny generated set", small.classes, small.train_images, small.train_labels,
+                            small.test_images, small.test_labels)
+
+    monkeypatch.setitem(SOURCES, "tiny", NamedSource(lambda download: None, load_tiny, "a tiny generated set"))
+    assert identify("tiny") == ("tiny", load_tiny(None).sha256)
+    code, out, err = cli("train", "--arch", "resnet8", "--data", "tiny", "--iterations", "4", "--eval-every", "2",
+                         "--batch-size", "32", "--val-fraction", "0", "--out", str(tmp_path), "--no-progress")
+    assert code == 0, err
+    run = Run(out.split(":")[0])
+    assert run.summary()["data"]["name"] == "tiny" and run.summary()["data"]["sha256"] == load_tiny(None).sha256
+    assert published_name(TrainConfig(arch="resnet20", data="tiny"), "tiny") == "resnet20-tiny"

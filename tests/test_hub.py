@@ -11,7 +11,7 @@ import torch
 
 from resnet_lib import hub
 from resnet_lib.config import ConfigError, TrainConfig
-from resnet_lib.data import locate
+from resnet_lib.sources import locate
 from resnet_lib.evaluation import evaluate
 from resnet_lib.runtime import make_pipeline
 from resnet_lib.train import train

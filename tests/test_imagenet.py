@@ -60,7 +60,7 @@ def test_missing_val_folder_is_a_clear_error(tmp_path):
 
 
 def test_the_source_chooses_the_pipeline_and_a_net_it_cannot_feed_is_a_clear_error(tree, tmp_path):
-    from resnet_lib.data import identify, streams_from_disk
+    from resnet_lib.sources import identify, streams_from_disk
     from resnet_lib.runtime import make_pipeline
 
     small = tmp_path / "small"  # a CIFAR-shaped ImageFolder tree: held in memory

@@ -270,7 +270,7 @@ def test_jpegs_cost_pairs_a_net_by_its_recipe_and_stands_in_a_near_pair_until_th
     import shutil
 
     from resnet_lib import notebook as nb, tables
-    from resnet_lib.data import CIFAR10_SHA256
+    from resnet_lib.datasets import CIFAR10_SHA256
 
     shown = []
     monkeypatch.setattr("resnet_lib.status.show_table", shown.append)
@@ -345,7 +345,7 @@ def test_status_puts_beside_the_paper_only_runs_on_real_cifar10_and_the_full_sch
 
     from resnet_lib import notebook as nb
     from resnet_lib.config import TrainConfig
-    from resnet_lib.data import CIFAR10_SHA256
+    from resnet_lib.datasets import CIFAR10_SHA256
     from resnet_lib.train import train
 
     run = train(TrainConfig(arch="resnet20", data="synthetic", iterations=12, eval_every=6, batch_size=32,
@@ -376,7 +376,7 @@ def test_an_unfinished_run_of_the_users_leaves_the_notebook_checks_green():
     import shutil
 
     from resnet_lib.config import TrainConfig
-    from resnet_lib.data import CIFAR10_SHA256
+    from resnet_lib.datasets import CIFAR10_SHA256
     from resnet_lib.results import Run
 
     config = TrainConfig(arch="plain110", data="cifar10", data_sha256=CIFAR10_SHA256, val_fraction=0, precision="bf16")

@@ -80,7 +80,7 @@ def _image_tree(root, classes=2, train=40, test=10):
 
 
 def test_the_same_data_under_another_path_is_the_same_run(tmp_path, monkeypatch):
-    monkeypatch.setattr("resnet_lib.data.CACHE_DIR", tmp_path / "cache")
+    monkeypatch.setattr("resnet_lib.sources.CACHE_DIR", tmp_path / "cache")
     first = _image_tree(tmp_path / "one")
     second = shutil.copytree(first, tmp_path / "two")
     config = replace(TINY, batch_size=16, val_fraction=0.1)
