@@ -13,7 +13,7 @@ from .config import PAPER_VAL_FRACTION
 from .models import KIND_NAMES, paper_name, parse_arch
 from .report import how
 from .results import Run
-from .tables import holdout_cost_table
+from .comparisons import holdout_cost_table
 
 
 CHANCE_TRAIN_ERROR = 80.0  # % : a net whose final training error is this high never learned (chance is 90%)
@@ -75,7 +75,7 @@ def _table6_runs(shown: list[Run]) -> dict[int, list[Run]]:
 def table6_gap_sentences(shown: list[Run], held_out: pd.DataFrame | None = None) -> list[str]:
     """One Markdown line per ResNet of `shown` (full-schedule runs at Table 6's depths): ours against the
     paper's number, judged against what runs of one net differ by (`noise_band`), with what is known about
-    why where the gap is larger. `held_out` (`tables.holdout_cost_table`: the same nets on real CIFAR-10
+    why where the gap is larger. `held_out` (`comparisons.holdout_cost_table`: the same nets on real CIFAR-10
     trained with and without the paper's 5k validation images held out) adds the net on the paper's split."""
     return _gap_sentences(_table6_runs(shown), held_out)
 
@@ -129,7 +129,7 @@ def _gap_sentences(by_depth: dict[int, list[Run]], held_out: pd.DataFrame | None
 
 def _on_the_papers_split(held_out: pd.DataFrame, depth: int, theirs: float) -> str:
     """A clause on ResNet-`depth` trained on real CIFAR-10 with the paper's 5k validation images held out
-    (full schedule; rows of `tables.holdout_cost_table`): its test error against the paper's, and what
+    (full schedule; rows of `comparisons.holdout_cost_table`): its test error against the paper's, and what
     holding out the images cost, each judged against `noise_band`; "" when no such run is recorded."""
     rows = held_out[(held_out["net"] == paper_name("resnet", depth)) & (held_out["schedule"] == "full") &
                     (held_out["val_fraction"] == PAPER_VAL_FRACTION)]

@@ -187,7 +187,8 @@ def _milestones(value: str) -> tuple[int, ...]:
 
 
 def _train(args) -> int:
-    from .train import TrainingDiverged, TrainingInterrupted, train, train_group
+    from .processes import TrainingInterrupted
+    from .train import TrainingDiverged, train, train_group
 
     if args.configs is None and args.arch is None:
         raise ConfigError("--arch is required (or --configs, a JSON list of configurations to train together)")

@@ -39,7 +39,8 @@ class TrainJob:
     def __call__(self, config: dict, out: str) -> str:
         import submitit
 
-        from .train import TrainingInterrupted, train
+        from .processes import TrainingInterrupted
+        from .train import train
 
         env = submitit.JobEnvironment()
         if os.environ.get("SLURM_CPUS_PER_TASK"):  # the cores Slurm gave this task, not all the node's

@@ -28,9 +28,9 @@ from .config import TrainConfig
 from .console import announce
 from .sources import identify_each
 from .fastpath import threads_per_run
+from .processes import stop_on_signals
 from .results import Run
 from .runtime import pick_device, resolve_run
-from .train import stop_on_signals
 
 if TYPE_CHECKING:
     import argparse

@@ -24,20 +24,21 @@ import matplotlib.pyplot as plt
 
 from . import plots, report
 from .claims import layer_response_claims, lesion_claims, show_claims, show_layer_response_claims, show_table6_gaps
+from .comparisons import show_jpeg_cost, show_test_time_cost
 from .config import SCHEDULES, TrainConfig, schedule_settings
 from .console import announce, kernel_shutting_down, leave_kernel
 from .datasets import CIFAR10_SHA256, JPEG_SHA256
-from .sources import default_source, identify, locate, recorded
 from .errors import ConfigError
 from .models import parse_shortcut
 from .report import run_table, save_figure, show_table
 from .results import RESULTS_DIR, SMOKE_DIR, Run, find_run, list_runs, longest
 from .runtime import DEVICES
+from .sources import default_source, identify, locate, recorded
 from .status import show_status, show_status_grid, show_verdict
 from .tables import (run_times, show_all_runs, show_architectures, show_benchmarks, show_evaluation_benchmarks,
-                     show_identity_mappings, show_jpeg_cost, show_layer_response_stats, show_numerics_check,
-                     show_parameters, show_published, show_run_times, show_runs, show_shortcut_stats, show_table3,
-                     show_table6, show_test_time_cost, show_unfinished_runs)
+                     show_identity_mappings, show_layer_response_stats, show_numerics_check, show_parameters,
+                     show_published, show_run_times, show_runs, show_shortcut_stats, show_table3, show_table6,
+                     show_unfinished_runs)
 
 
 __all__ = [  # what the notebooks call: defined here, or handed on from the modules that make them
@@ -177,7 +178,8 @@ def runs(req: Request, archs: list[str], seeds: list[int], shortcuts: list[str |
     the others trained or resumed when `req.train_missing`. A Ctrl-C, however often and whenever it comes,
     ends with the run in training checkpointed and the terminal told where (`_stop_training`)."""
     from .runtime import pick_device
-    from .train import TrainingInterrupted, estimate_seconds, stop_on_signals, train
+    from .processes import TrainingInterrupted, stop_on_signals
+    from .train import estimate_seconds, train
 
     data_sha256 = identify(req.source)[1]  # once, not once per config
     configs = [TrainConfig(arch=arch, seed=seed, shortcut=shortcut, data=req.source, data_sha256=data_sha256,

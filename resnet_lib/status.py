@@ -14,7 +14,7 @@ from .datasets import CIFAR10_SHA256, JPEG_SHA256
 from .models import SHORTCUT_OPTIONS, paper_name, parse_arch, resolve_shortcut
 from .report import show_table
 from .results import Run, devices_of, list_runs, longest
-from .tables import jpeg_cost_table, test_time_cost_table
+from .comparisons import jpeg_cost_table, test_time_cost_table
 
 FIG6_ARCHS = [f"{kind}{depth}" for kind in ("plain", "resnet") for depth in (20, 32, 44, 56, 110)]
 FIG7_ARCHS = ["plain20", "plain56", "resnet20", "resnet56", "resnet110"]

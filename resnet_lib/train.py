@@ -14,12 +14,10 @@ recorded with its hardware, commit and wall time.
 from __future__ import annotations
 
 import math
-import os
 import signal
 import sys
-import threading
 import time
-from contextlib import ExitStack, contextmanager, nullcontext
+from contextlib import ExitStack, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -40,35 +38,11 @@ from .evaluation import FoldedModel, evaluate
 from .models import build_model
 from .provenance import environment
 from .results import RESULTS_DIR, Run
+from .processes import StopDecision, TrainingInterrupted, all_reduce, distributed, stop_on_signals
 from .runtime import ResolvedRun, make_autocast, make_model, make_optimizer, make_pipeline, pick_device, resolve_run
-
-STOP_SYNC_EVERY = 20  # iterations between the processes' agreement on stopping (torchrun jobs)
-
-
-class TrainingInterrupted(Exception):
-    """Training stopped on a signal after saving a checkpoint: `signal` (its name), the `iteration` it
-    stopped at and `run_path`, the folder holding the checkpoint."""
-
-    def __init__(self, message: str, signal: str, iteration: int, run_path: Path):
-        super().__init__(message)
-        self.signal, self.iteration, self.run_path = signal, iteration, run_path
-
 
 class TrainingDiverged(Exception):
     """The training loss became NaN or infinite."""
-
-
-def _distributed() -> tuple[int, int, int]:
-    """(rank, world size, local rank): from torchrun's environment, or (0, 1, 0) for one process."""
-    if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
-        return 0, 1, 0
-    return int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ.get("LOCAL_RANK", 0))
-
-
-def _all_reduce(t: torch.Tensor, op=None) -> torch.Tensor:
-    if dist.is_available() and dist.is_initialized():
-        dist.all_reduce(t, op=op or dist.ReduceOp.SUM)
-    return t
 
 
 def train_step(model, optimizer, x: torch.Tensor, y: torch.Tensor, autocast) -> tuple[torch.Tensor, torch.Tensor]:
@@ -154,7 +128,7 @@ def train(config: TrainConfig, out_dir: str | Path = RESULTS_DIR, device: str = 
     """
     deadline = None if time_limit is None else time.perf_counter() + time_limit  # start-up counts too
     with stop_on_signals(stop_signals) as signals:  # from the start: a signal while loading stops at the first iteration
-        rank, world, local_rank = _distributed()
+        rank, world, local_rank = distributed()
         device = pick_device(device, local_rank)
         if world > 1 and not dist.is_initialized():
             dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
@@ -164,7 +138,7 @@ def train(config: TrainConfig, out_dir: str | Path = RESULTS_DIR, device: str = 
         run, data = _prepare(config, out_dir, place)
         if not run.folder.finished:
             with run.folder.lock() if rank == 0 else nullcontext():
-                for _ in _steps(run, data, place, resume, _StopDecision(signals, stop_at, deadline, place), progress):
+                for _ in _steps(run, data, place, resume, StopDecision(signals, stop_at, deadline, place.world, place.device), progress):
                     pass
         return run.folder
 
@@ -196,7 +170,7 @@ def train_group(configs: list[TrainConfig], out_dir: str | Path = RESULTS_DIR, d
     TrainingDiverged names it at the end. One process only (no torchrun).
     `runs_at_once`: the runs sharing the device meanwhile, recorded with each piece (default: these).
     """
-    if _distributed()[1] > 1:
+    if distributed()[1] > 1:
         raise ConfigError("train_group runs in one process; under torchrun train each run with train()")
     deadline = None if time_limit is None else time.perf_counter() + time_limit
     with stop_on_signals(stop_signals) as signals, ExitStack() as held:
@@ -204,7 +178,7 @@ def train_group(configs: list[TrainConfig], out_dir: str | Path = RESULTS_DIR, d
         if device.type == "cuda":
             torch.cuda.set_device(device)
         place, loaded = _Place(device, runs_at_once=runs_at_once or len(configs)), {}
-        should_stop = _StopDecision(signals, stop_at, deadline, place)
+        should_stop = StopDecision(signals, stop_at, deadline, place.world, place.device)
         runs, steppers = [], []
         for config in configs:
             run, data = _prepare(config, out_dir, place, loaded)
@@ -241,7 +215,7 @@ def train_group(configs: list[TrainConfig], out_dir: str | Path = RESULTS_DIR, d
     return runs
 
 
-def _steps(resolved: ResolvedRun, data: Pipeline, place: _Place, resume: bool, should_stop: _StopDecision,
+def _steps(resolved: ResolvedRun, data: Pipeline, place: _Place, resume: bool, should_stop: StopDecision,
            progress: bool):
     """The training loop of one run, with its folder held and its data loaded, as a generator that yields
     after each iteration: `train` drives one to its end, `train_group` several in turn. It returns when
@@ -347,7 +321,7 @@ def _accumulate(state: TrainState, config: TrainConfig, loss, logits, y) -> None
         return
     state.warm_window += torch.stack([errors.double(), torch.tensor(len(y), dtype=torch.float64, device=y.device)])
     if state.iteration % config.warmup_window == 0:
-        warm_errors, warm_images = _all_reduce(state.warm_window.clone()).tolist()
+        warm_errors, warm_images = all_reduce(state.warm_window.clone()).tolist()
         state.warm_window.zero_()
         if 100 * warm_errors / warm_images < config.warmup_until_error:
             state.warming_up, state.warmup_end, state.warmup_ended_by = False, state.iteration, "threshold"
@@ -358,7 +332,7 @@ def _accumulate(state: TrainState, config: TrainConfig, loss, logits, y) -> None
 def _evaluate_and_record(run: Run, config: TrainConfig, state: TrainState, inference: FoldedModel, data, autocast,
                          lr: float, rank: int) -> dict:
     """Test (and, every val_every, validation) error of the current model; one metrics.csv row."""
-    loss_sum, error_sum, seen = _all_reduce(state.window.clone()).tolist()
+    loss_sum, error_sum, seen = all_reduce(state.window.clone()).tolist()
     state.window.zero_()
     if not math.isfinite(loss_sum):
         raise TrainingDiverged(
@@ -415,53 +389,3 @@ def _finish(run: Run, config: TrainConfig, state: TrainState, raw_model, data) -
     run.checkpoint_file.unlink(missing_ok=True)
 
 
-class _StopDecision:
-    """Whether to stop before an iteration ("signal", "time limit", "stop at", or None), agreed by all
-    processes of a torchrun job: they compare notes every STOP_SYNC_EVERY iterations and stop together."""
-
-    REASONS = (None, "stop at", "time limit", "signal")
-
-    def __init__(self, signals: dict, stop_at: int | None, deadline: float | None, place: _Place):
-        self.signals, self.stop_at, self.deadline = signals, stop_at, deadline
-        self.world, self.device = place.world, place.device
-
-    @property
-    def signal(self) -> str | None:
-        """The name of the first signal caught, or None."""
-        return self.signals["signal"]
-
-    def __call__(self, iteration: int) -> str | None:
-        at_stop = self.stop_at is not None and iteration >= self.stop_at
-        if self.world > 1 and iteration % STOP_SYNC_EVERY and not at_stop:
-            return None
-        local = 3 if self.signals["signal"] else 2 if self.deadline and time.perf_counter() > self.deadline else int(at_stop)
-        if self.world > 1:
-            local = int(_all_reduce(torch.tensor([local], device=self.device), dist.ReduceOp.MAX).item())
-        return self.REASONS[local]
-
-
-@contextmanager
-def stop_on_signals(signals: tuple, on_signal=None):
-    """Turn each of `signals` into a flag, {"signal": the first one's name or None}, that the training loop
-    checks once per iteration (it then saves a checkpoint and stops) and a campaign before starting a run.
-    However many come, and whenever (a terminal's Ctrl-C reaches a notebook kernel twice), none aborts
-    without that checkpoint; SIGKILL is the way to stop at once. `on_signal(number)`, if given, is called
-    on each (a campaign passes a SIGTERM on to its training processes). Main thread only."""
-    flag = {"signal": None}
-    if threading.current_thread() is not threading.main_thread():
-        yield flag
-        return
-
-    def handler(number, _frame):
-        flag["signal"] = flag["signal"] or signal.Signals(number).name
-        if on_signal is not None:
-            on_signal(number)
-
-    previous = {s: signal.getsignal(s) for s in signals}
-    for s in previous:
-        signal.signal(s, handler)
-    try:
-        yield flag
-    finally:
-        for s, old in previous.items():
-            signal.signal(s, old)

@@ -269,7 +269,7 @@ def test_jpegs_cost_pairs_a_net_by_its_recipe_and_stands_in_a_near_pair_until_th
     no second seed of Table 6."""
     import shutil
 
-    from resnet_lib import notebook as nb, tables
+    from resnet_lib import comparisons, notebook as nb
     from resnet_lib.datasets import CIFAR10_SHA256
 
     shown = []
@@ -284,11 +284,11 @@ def test_jpegs_cost_pairs_a_net_by_its_recipe_and_stands_in_a_near_pair_until_th
     for name in ["resnet20-A-cifar10-full-alltrain-bf16-seed0-4d12512a", "plain20-none-cifar10-jpeg-full-bf16-seed0-4aac7ab4",
                  "resnet20-A-cifar10-jpeg-full-bf16-seed0-d677fe77"]:
         shutil.copytree(ROOT / "results" / name, tmp_path / name, ignore=shutil.ignore_patterns("*.pt"))
-    pairs = tables.jpeg_cost_table(tmp_path)
+    pairs = comparisons.jpeg_cost_table(tmp_path)
     assert pairs[["net", "real CIFAR-10", "JPEG copy", "same recipe"]].values.tolist() == [["ResNet-20", 8.13, 12.93, False]]
     assert pairs["JPEG − real"].round(2).tolist() == [4.80]
     assert pairs[["real: trained on", "JPEG: trained on"]].values.tolist() == [["all 50k", "45k (5k held out)"]]
-    assert tables.holdout_cost_table(tmp_path).empty
+    assert comparisons.holdout_cost_table(tmp_path).empty
     assert status_row() == {"paper": "not in the paper",
                             "ours": "test error on the JPEG copy minus on real CIFAR-10, full schedule: ResNet-20 +4.80 "
                                     "points (real data trained on all 50k images, the copy on 45k)",
@@ -302,9 +302,9 @@ def test_jpegs_cost_pairs_a_net_by_its_recipe_and_stands_in_a_near_pair_until_th
     summary["data"].update(name="cifar10", sha256=CIFAR10_SHA256)
     (twin / "config.json").write_text(json.dumps(config))
     (twin / "summary.json").write_text(json.dumps(summary))
-    pairs = tables.jpeg_cost_table(tmp_path)
+    pairs = comparisons.jpeg_cost_table(tmp_path)
     assert pairs[["net", "real CIFAR-10", "JPEG copy", "same recipe"]].values.tolist() == [["ResNet-20", 8.5, 12.93, True]]
-    holdout = tables.holdout_cost_table(tmp_path)
+    holdout = comparisons.holdout_cost_table(tmp_path)
     assert holdout[["net", "val_fraction", "trained on", "test error", "on all training images"]].values.tolist() == [
         ["ResNet-20", 0.1, "45k (5k held out)", 8.5, 8.13]]
     assert holdout["difference"].round(2).tolist() == [0.37]
