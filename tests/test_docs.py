@@ -27,8 +27,25 @@ def _commands(prefix: str) -> list[str]:
 def test_the_layout_names_every_module_and_only_modules_that_exist():
     layout = _section("Layout")
     named = set(re.findall(r"`(\w+\.py)`", layout.split("Also")[0]))
-    modules = {p.name for p in (ROOT / "resnet_lib").glob("*.py")} - {"__init__.py", "__main__.py"}
+    modules = {p.name for p in (ROOT / "resnet_lib").glob("*.py")}
     assert named == modules, f"missing from the README: {sorted(modules - named)}; gone: {sorted(named - modules)}"
+
+
+def test_a_module_imports_only_modules_the_layout_lists_before_it():
+    """The README's Layout lists the package by layer, lowest first: no module reaches up (a data module never
+    imports the trainer, the trainer never imports the report), whether at the top of a file or inside a function."""
+    import ast
+
+    order = re.findall(r"`(\w+)\.py`", _section("Layout").split("Also")[0])
+    position = {name: i for i, name in enumerate(order)}
+    upward = []
+    for name in order:
+        for node in ast.walk(ast.parse((ROOT / "resnet_lib" / f"{name}.py").read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                for imported in [node.module] if node.module else [alias.name for alias in node.names]:
+                    if position[imported.split(".")[0]] > position[name]:
+                        upward.append(f"{name}.py:{node.lineno} imports {imported}")
+    assert not upward, upward
 
 
 def test_every_notebook_is_in_the_book_and_the_readme_and_nothing_else_is():
