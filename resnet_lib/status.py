@@ -8,18 +8,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import paper
+from . import pages, paper
 from .config import TrainConfig
 from .datasets import CIFAR10_SHA256, JPEG_SHA256
 from .models import SHORTCUT_OPTIONS, paper_name, parse_arch, resolve_shortcut
 from .report import show_table
-from .results import Run, devices_of, list_runs, longest
 from .comparisons import jpeg_cost_table, test_time_cost_table
+from .results import Run, devices_of, list_runs, longest
 
-FIG6_ARCHS = [f"{kind}{depth}" for kind in ("plain", "resnet") for depth in (20, 32, 44, 56, 110)]
-FIG7_ARCHS = ["plain20", "plain56", "resnet20", "resnet56", "resnet110"]
-TABLE6_SEEDS = 5  # the paper reports ResNet-110 as best and mean of 5 runs; the Table 6 page asks 5 of each depth
-SHORTCUT_DEPTHS, SHORTCUT_SEEDS = [20, 32, 56], 2  # what the shortcut options page asks
 
 
 def _remains(runs: list[Run], archs: list[str], shortcuts: list[str | None] = (None,), seeds: int = 1) -> str:
@@ -211,7 +207,7 @@ def show_status(results: str | Path) -> None:
         papers = f"{paper_error}% (best of 5; mean {paper.TABLE6_RESNET110_MEAN_STD[0]}%)" if depth == 110 else f"{paper_error}%"
         rows.append({"experiment": f"[Table 6](table6): ResNet-{depth} test error", "paper": papers,
                      "ours": _errors(best, "test_error") or _elsewhere(runs, [f"resnet{depth}"], "table6", "Table 6"),
-                     "remains": _remains(runs, [f"resnet{depth}"], seeds=TABLE6_SEEDS) if depth != 1202 else "a GPU run"})
+                     "remains": _remains(runs, [f"resnet{depth}"], seeds=len(pages.TABLE6_SEEDS)) if depth != 1202 else "a GPU run"})
     resnets = " < ".join(f"{paper_name('resnet', d)} {paper.TABLE6[d][2]}%" for d in (56, 20))
     for claim, kind, paper_says, metric in [
             ("deeper plain nets train worse", "plain", "plain-56 above plain-20 (training error)", "train_error"),
@@ -219,21 +215,22 @@ def show_status(results: str | Path) -> None:
         both = longest(real, [f"{kind}20", f"{kind}56"], together=True)
         rows.append({"experiment": f"[Figure 6](fig6_cifar): {claim}", "paper": paper_says,
                      "ours": _errors(both, metric, by_arch=True) or _elsewhere(runs, [f"{kind}20", f"{kind}56"], "fig6_cifar", "Figure 6"),
-                     "remains": _remains(runs, [a for a in FIG6_ARCHS if a.startswith(kind)])})
+                     "remains": _remains(runs, [a for a in pages.fig6_archs() if a.startswith(kind)])})
     options = longest(real, ["resnet20"], SHORTCUT_OPTIONS, together=True)
     imagenet = "/".join(f"{paper.TABLE3_TOP1[f'ResNet-34 {o}']}" for o in SHORTCUT_OPTIONS)
     rows.append({"experiment": "[Shortcut options](shortcuts) A/B/C", "paper": f"ImageNet only (ResNet-34 top-1 {imagenet}%)",
                  "ours": _errors(options, "test_error", by_arch=True) or _elsewhere(
                      [r for r in runs if r.config().shortcut in ("B", "C")], ["resnet20", "resnet32", "resnet56"],
                      "shortcuts", "Shortcut options"),
-                 "remains": _remains(runs, [f"resnet{d}" for d in SHORTCUT_DEPTHS], SHORTCUT_OPTIONS, SHORTCUT_SEEDS)})
+                 "remains": _remains(runs, [f"resnet{d}" for d in pages.SHORTCUT_DEPTHS], pages.SHORTCUT_OPTIONS,
+                                        len(pages.SHORTCUT_SEEDS))})
     responses = longest(real, ["plain20", "plain56", "resnet20", "resnet56"], together=True)
     rows.append({"experiment": "[Figure 7](layer_responses): smaller responses in ResNets",
                  "paper": "ResNet std below plain, layer by layer, and smaller in the deeper ResNet",
                  "ours": "; ".join(f"{r.config().net_name}: mean std {np.mean(r.summary()['layer_responses']):.2f}"
                                    for r in responses) + _how(responses) if responses else
-                 _elsewhere(runs, FIG7_ARCHS, "layer_responses", "Figure 7"),
-                 "remains": _remains(runs, FIG7_ARCHS)})
+                 _elsewhere(runs, pages.FIG7_ARCHS, "layer_responses", "Figure 7"),
+                 "remains": _remains(runs, pages.FIG7_ARCHS)})
     pairs = jpeg_cost_table(results).to_dict("records")
     apart = [p["net"] for p in pairs if not p["same recipe"]]
     same = "; ".join(f"{p['net']} {p['JPEG − real']:+.2f}" for p in pairs if p["same recipe"])
