@@ -15,11 +15,11 @@ from .analysis import describe
 from .checkpoint import CheckpointError, RecordWriteError
 from .commands import EXECUTORS, executor_entry
 from .config import SCHEDULES, TrainConfig, cli_fields, schedule_settings
-from .sources import load_dataset, recorded
 from .errors import ConfigError
 from .models import PAPER_ARCHS, parse_arch, parse_shortcut
 from .results import RESULTS_DIR, SMOKE_DIR, RecordError, RunBusy
 from .runtime import DEVICES
+from .sources import load_dataset, recorded
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, status 2, no usage dump

@@ -27,10 +27,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .config import TrainConfig
-from .sources import identify_each, locate
 from .errors import ConfigError
 from .launch import Outcome
 from .results import RunBusy, find_run
+from .sources import identify_each, locate
 
 
 class TrainJob:

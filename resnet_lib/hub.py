@@ -143,13 +143,16 @@ def entry_points() -> dict:
 
 def published_name(config, data_name: str) -> str:
     """The name a run is published under: its architecture, then what sets it apart from the reported models
-    (real CIFAR-10, all 50k images, seed 0): 'resnet20', 'resnet20-jpeg', 'plain56-seed2', 'resnet20-val0.1'."""
+    (real CIFAR-10, the full schedule, all 50k images, seed 0): 'resnet20', 'resnet20-jpeg', 'plain56-seed2',
+    'resnet20-val0.1', 'plain20-1-8' (1/8 of the schedule)."""
     suffix = SOURCES[data_name].published_suffix if data_name in SOURCES else None
     name = config.arch + (f"-{data_name}" if suffix is None else suffix)
     if config.seed:
         name += f"-seed{config.seed}"
     if data_name == "cifar10" and config.val_fraction:
         name += f"-val{config.val_fraction:g}"
+    if not config.full_schedule:
+        name += "-" + config.schedule.replace("/", "-")
     return name
 
 
@@ -207,12 +210,12 @@ def test_elsewhere(name: str, source: str, results: str | Path = "results", reco
     user of the weights would: test error (%) and loss (nats), with the data set's identity, the file's
     SHA-256 and where it was measured. `record`: also written, under the data set's name, into
     `results/<run>/tested_elsewhere.json` beside the run the model comes from."""
-    from .pipeline import normalize
-    from .sources import load_dataset
     from .evaluation import evaluate
+    from .pipeline import test_batches
     from .provenance import describe_hardware, git_commit
     from .results import Run, write_json
     from .runtime import pick_device
+    from .sources import load_dataset
 
     if name not in cards():
         raise ConfigError(f"no published model {name!r}; published: {', '.join(cards()) or 'none yet'}")
@@ -221,10 +224,7 @@ def test_elsewhere(name: str, source: str, results: str | Path = "results", reco
     state, mean = card.state()
     model = build_model(card.arch, card.shortcut).to(device)
     model.load_state_dict(state)
-    mean = mean.to(device)
-    batches = ((normalize(x.to(device), mean), y.to(device))
-               for x, y in zip(dataset.test_images.split(500), dataset.test_labels.split(500)))
-    loss, error = evaluate(model, batches)
+    loss, error = evaluate(model, test_batches(dataset, mean, device, 500))
     result = {"model": name, "weights_sha256": card.file_sha256, "data": dataset.name, "data_sha256": dataset.sha256,
               "test_size": len(dataset.test_labels), "test_error": round(error, 2), "test_loss": loss,
               "preprocessing": f"the model's own: the mean image of its training set ({card.data})",

@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING, Callable, Protocol
 from .commands import train_command
 from .config import TrainConfig
 from .console import announce
-from .sources import identify_each
 from .fastpath import threads_per_run
 from .processes import stop_on_signals
 from .results import Run
 from .runtime import pick_device, resolve_run
+from .sources import identify_each
 
 if TYPE_CHECKING:
     import argparse

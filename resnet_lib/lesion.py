@@ -27,15 +27,15 @@ from tqdm import tqdm
 
 from . import hub
 from .console import progress_stream
-from .pipeline import normalize
-from .sources import load_dataset
 from .errors import ConfigError
 from .evaluation import evaluate
 from .fastpath import BF16_BY_DEFAULT, native_bf16
 from .models import build_model
+from .pipeline import test_batches, training_mean
 from .provenance import describe_hardware, git_commit
 from .results import Run, write_json
-from .runtime import make_pipeline, pick_device
+from .runtime import pick_device
+from .sources import load_dataset
 
 
 class Deleted(nn.Module):
@@ -177,11 +177,10 @@ def study_weights(target: str, results: str = "results", draws: int = 5, record:
         weights_file, shown_as = card.file, f"published/{card.file.name}"
     dataset = load_dataset(data)
     if mean is None:
-        mean = make_pipeline(run.config(), torch.device("cpu")).mean.cpu()
+        mean = training_mean(dataset, config.val_fraction, config.split_seed)
     model = build_model(arch, shortcut).to(device)
     model.load_state_dict(state)
-    batches = [(normalize(x.to(device), mean.to(device)), y.to(device))
-               for x, y in zip(dataset.test_images.split(1000), dataset.test_labels.split(1000))]
+    batches = test_batches(dataset, mean, device, 1000)
     total = 1 + len(blocks(model)) + draws * max(0, min(len(blocks(model)), 20) - 1)  # at most: plain nets skip some
     with tqdm(total=total, desc=f"lesion study of {arch}", unit="test", leave=False, file=progress_stream()) as bar:
         study = lesion_study(model, batches, draws=draws, bf16=bf16,

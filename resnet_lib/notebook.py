@@ -177,8 +177,8 @@ def runs(req: Request, archs: list[str], seeds: list[int], shortcuts: list[str |
     """(finished runs, configs still missing) of `archs` x `shortcuts` x `seeds`: recorded ones reused,
     the others trained or resumed when `req.train_missing`. A Ctrl-C, however often and whenever it comes,
     ends with the run in training checkpointed and the terminal told where (`_stop_training`)."""
-    from .runtime import pick_device
     from .processes import TrainingInterrupted, stop_on_signals
+    from .runtime import pick_device
     from .train import estimate_seconds, train
 
     data_sha256 = identify(req.source)[1]  # once, not once per config

@@ -83,6 +83,20 @@ def normalize(images: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
     return images.float().div_(255).sub_(mean)
 
 
+def training_mean(dataset: ImageDataset, val_fraction: float, split_seed: int) -> torch.Tensor:
+    """The mean image (3, H, W) a run on `dataset` subtracts: that of its training split, float32 in [0, 1] units."""
+    train_idx, _ = split_indices(len(dataset.train_labels), val_fraction, split_seed)
+    return mean_image(dataset.train_images[train_idx])
+
+
+def test_batches(dataset: ImageDataset, mean: torch.Tensor, device: torch.device, size: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """`dataset`'s test images in batches of `size`, normalised by `mean` (the model's own: its training split's
+    mean image), with their labels, on `device`: how a user of trained weights tests them."""
+    mean = mean.to(device)
+    return [(normalize(x.to(device), mean), y.to(device))
+            for x, y in zip(dataset.test_images.split(size), dataset.test_labels.split(size))]
+
+
 def augment(images: torch.Tensor, mean: torch.Tensor, offsets: torch.Tensor, flips: torch.Tensor, pad: int = 4) -> torch.Tensor:
     """The paper's augmentation of a whole batch, on the batch's device, with no per-image Python.
 

@@ -29,8 +29,8 @@ import pandas as pd
 
 from .checkpoint import write_error
 from .config import SCHEDULES, TrainConfig
-from .sources import identify
 from .models import parse_arch, resolve_shortcut
+from .sources import identify
 
 RESULTS_DIR = Path("results")
 SMOKE_DIR = RESULTS_DIR / "smoke"  # runs on synthetic data: tries, never part of the record (git-ignored)

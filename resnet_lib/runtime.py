@@ -16,12 +16,12 @@ import torch.distributed as dist
 from . import fastpath
 from .config import TrainConfig
 from .datasets import ImageDataset
-from .pipeline import CifarPipeline, Pipeline
-from .sources import IN_MEMORY_MAX_SIDE, identify, load_dataset, streams_from_disk
 from .errors import ConfigError
 from .imagenet import ImageFolderPipeline
 from .models import build_model
+from .pipeline import CifarPipeline, Pipeline
 from .results import Run
+from .sources import IN_MEMORY_MAX_SIDE, identify, load_dataset, streams_from_disk
 
 
 DEVICES = ("auto", "cpu", "cuda")  # what --device and a notebook's `device` take

@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 
 from . import pages, paper
+from .comparisons import jpeg_cost_table, test_time_cost_table
 from .config import TrainConfig
 from .datasets import CIFAR10_SHA256, JPEG_SHA256
 from .models import SHORTCUT_OPTIONS, paper_name, parse_arch, resolve_shortcut
 from .report import show_table
-from .comparisons import jpeg_cost_table, test_time_cost_table
 from .results import Run, devices_of, list_runs, longest
 
 

@@ -32,13 +32,13 @@ from .analysis import count_macs, count_params, layer_responses
 from .checkpoint import FORMAT, atomic_save, load_checkpoint
 from .config import TrainConfig
 from .console import announce, progress_stream
-from .pipeline import Pipeline
 from .errors import ConfigError
 from .evaluation import FoldedModel, evaluate
 from .models import build_model
+from .pipeline import Pipeline
+from .processes import StopDecision, TrainingInterrupted, all_reduce, distributed, stop_on_signals
 from .provenance import environment
 from .results import RESULTS_DIR, Run
-from .processes import StopDecision, TrainingInterrupted, all_reduce, distributed, stop_on_signals
 from .runtime import ResolvedRun, make_autocast, make_model, make_optimizer, make_pipeline, pick_device, resolve_run
 
 class TrainingDiverged(Exception):

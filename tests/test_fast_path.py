@@ -10,8 +10,8 @@ import torch
 
 from resnet_lib import fastpath
 from resnet_lib.config import TrainConfig
-from resnet_lib.report import benchmark_table, evaluation_benchmark_table
 from resnet_lib.launch import LocalExecutor
+from resnet_lib.report import benchmark_table, evaluation_benchmark_table
 from resnet_lib.train import train
 
 ROOT = Path(__file__).resolve().parents[1]

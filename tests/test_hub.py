@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from resnet_lib import hub
-from resnet_lib.config import ConfigError, TrainConfig
-from resnet_lib.sources import locate
+from resnet_lib.config import ConfigError, TrainConfig, schedule_settings
 from resnet_lib.evaluation import evaluate
 from resnet_lib.runtime import make_pipeline
+from resnet_lib.sources import locate
 from resnet_lib.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,3 +114,4 @@ def test_a_run_is_published_under_its_architecture_and_what_sets_it_apart_from_t
     assert hub.published_name(TrainConfig(arch="plain56", seed=2, val_fraction=0.0), "cifar10") == "plain56-seed2"
     assert hub.published_name(TrainConfig(arch="resnet20", val_fraction=0.1), "cifar10") == "resnet20-val0.1"
     assert hub.published_name(TrainConfig(arch="resnet56", val_fraction=0.1), "cifar10-jpeg") == "resnet56-jpeg"
+    assert hub.published_name(TrainConfig(arch="plain20", val_fraction=0.0, **schedule_settings("1/8")), "cifar10") == "plain20-1-8"
