@@ -131,7 +131,7 @@ def verdict(results: str | Path) -> list[str]:
 
 def lesion_medians(results: str | Path) -> dict[str, float]:
     """{net: median rise of its test error (points) with one block deleted where the resolution is kept}, from
-    the lesion studies recorded beside the published real-data ResNets' runs, shallowest first."""
+    the lesion studies recorded beside the published real-data full-schedule ResNets' runs, shallowest first."""
     import json
 
     from .claims import RESOLUTION_BLOCKS, single_rises
@@ -141,7 +141,8 @@ def lesion_medians(results: str | Path) -> dict[str, float]:
     found = {}
     for card in sorted(cards().values(), key=lambda c: parse_arch(c.arch).depth):
         file = Path(results) / card.run / LESION_FILE
-        if card.data_sha256 == CIFAR10_SHA256 and parse_arch(card.arch).kind == "resnet" and file.exists():
+        if card.data_sha256 == CIFAR10_SHA256 and card.full_schedule and parse_arch(card.arch).kind == "resnet" \
+                and file.exists():
             study = json.loads(file.read_text())
             rises = [v for block, v in single_rises(study).items() if block not in RESOLUTION_BLOCKS]
             found[TrainConfig(arch=card.arch, shortcut=card.shortcut).net_name] = float(np.median(rises))
