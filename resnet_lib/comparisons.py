@@ -60,7 +60,7 @@ def test_time_cost_table(results: str | Path) -> pd.DataFrame:
             continue
         net = TrainConfig(arch=card.arch, shortcut=card.shortcut).net_name
         pair = training_side.get((net, card.seed))
-        rows.append({"model": card.name, "real test images": card.test_error, "JPEG test images": tested["test_error"],
+        rows.append({"model": card.name, "schedule": card.schedule, "real test images": card.test_error, "JPEG test images": tested["test_error"],
                      "cost at test time": tested["test_error"] - card.test_error,
                      "cost in training (JPEG − real, each on its own copy)": pair["JPEG − real"] if pair else None,
                      "training pair": ("same recipe" if pair["same recipe"] else "real on 50k, JPEG on 45k") if pair

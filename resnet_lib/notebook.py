@@ -263,16 +263,17 @@ def copy_runs(req: Request, archs: list[str], shown: list[Run], shortcuts: list[
 def _longest_recorded(req: Request, archs: list[str], below: int | None = None, shortcuts: list[str | None] = (None,)
                       ) -> list[Run]:
     """Finished runs of `archs` x `shortcuts` on `req`'s data with the most iterations (fewer than `below`,
-    if given), in the order of `archs`, then of the options; where none is recorded on that data, those
-    of the next of `req.sources()` (real CIFAR-10's runs, else the JPEG copy's)."""
-    recorded = list_runs(req.results)
+    if given), in the order of `archs`, then of the options; where another of `req.sources()` (the JPEG copy,
+    for real CIFAR-10) holds more of those nets, its runs instead: one source per figure, the fuller one."""
+    recorded, best = list_runs(req.results), []
     for source in req.sources():
         data_sha256 = identify(source)[1]
         found = longest([r for r in recorded if r.config().data_sha256 == data_sha256], archs, shortcuts, below=below,
                         val_fraction=req.val_fraction)
-        if found:
-            return found
-    return []
+        if len({(r.config().arch, r.config().shortcut) for r in found}) > len({(r.config().arch, r.config().shortcut)
+                                                                               for r in best}):
+            best = found
+    return best
 
 
 def show_missing(req: Request, missing: list[TrainConfig]) -> None:

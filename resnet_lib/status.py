@@ -121,7 +121,7 @@ def verdict(results: str | Path) -> list[str]:
                      "raises its test error by a median of " + ", ".join(
                          f"{rise:.2f} points for {net}" for net, rise in studies.items())
                      + " ([What the shortcuts buy](lesion)).")
-    tested = test_time_cost_table(results).to_dict("records")
+    tested = [t for t in test_time_cost_table(results).to_dict("records") if t["schedule"] == "full"]
     if tested:
         lines.append("- *At test time:* the published models, trained on the real pixels, err far more on the JPEG "
                      "copy's test images: " + ", ".join(f"{t['model']} {t['JPEG test images']:.2f}% "
@@ -232,7 +232,7 @@ def show_status(results: str | Path) -> None:
                                    for r in responses) + _how(responses) if responses else
                  _elsewhere(runs, pages.FIG7_ARCHS, "layer_responses", "Figure 7"),
                  "remains": _remains(runs, pages.FIG7_ARCHS)})
-    pairs = jpeg_cost_table(results).to_dict("records")
+    pairs = [p for p in jpeg_cost_table(results).to_dict("records") if p["schedule"] == "full"]
     apart = [p["net"] for p in pairs if not p["same recipe"]]
     same = "; ".join(f"{p['net']} {p['JPEG − real']:+.2f}" for p in pairs if p["same recipe"])
     near = "; ".join(f"{p['net']} {p['JPEG − real']:+.2f}" for p in pairs if not p["same recipe"])
