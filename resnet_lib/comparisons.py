@@ -45,11 +45,11 @@ def jpeg_cost_table(results: str | Path) -> pd.DataFrame:
 def test_time_cost_table(results: str | Path) -> pd.DataFrame:
     """One row per published model trained on real CIFAR-10 and tested on the JPEG copy's test images
     (`hub.test_elsewhere`, recorded beside its run): its test error on each test set (%), what the JPEG test
-    images cost, and beside it the training-side cost of the same net (JPEG copy minus real, both trained and
-    tested on their own copy; `jpeg_cost_table`), if recorded."""
+    images cost, and beside it the training-side cost of the same net on the same schedule (JPEG copy minus real,
+    both trained and tested on their own copy; `jpeg_cost_table`), if recorded."""
     from .hub import TESTED_ELSEWHERE, cards
 
-    training_side = {(p["net"], p["seed"]): p for p in jpeg_cost_table(results).to_dict("records")}
+    training_side = {(p["net"], p["schedule"], p["seed"]): p for p in jpeg_cost_table(results).to_dict("records")}
     rows = []
     for card in cards().values():
         file = Path(results) / card.run / TESTED_ELSEWHERE
@@ -59,7 +59,7 @@ def test_time_cost_table(results: str | Path) -> pd.DataFrame:
         if tested is None or tested["data_sha256"] != JPEG_SHA256 or tested["weights_sha256"] != card.file_sha256:
             continue
         net = TrainConfig(arch=card.arch, shortcut=card.shortcut).net_name
-        pair = training_side.get((net, card.seed))
+        pair = training_side.get((net, card.schedule, card.seed))
         rows.append({"model": card.name, "schedule": card.schedule, "real test images": card.test_error, "JPEG test images": tested["test_error"],
                      "cost at test time": tested["test_error"] - card.test_error,
                      "cost in training (JPEG − real, each on its own copy)": pair["JPEG − real"] if pair else None,
