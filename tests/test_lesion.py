@@ -101,3 +101,27 @@ def test_the_claims_say_whether_a_study_shows_what_veit_et_al_find():
         "Veit et al. find.")
     flat = study(7.0, [3.0] * 9)
     assert "not what Veit et al. find" in lesion_claims({"ResNet-20": flat})[0]
+
+
+def test_a_net_not_yet_published_is_stood_in_for_by_its_shorter_real_data_run_labelled_so(tmp_path, monkeypatch):
+    from dataclasses import asdict
+
+    from resnet_lib import hub, notebook as nb
+    from resnet_lib.datasets import CIFAR10_SHA256, JPEG_SHA256
+
+    monkeypatch.setattr(hub, "PUBLISHED_DIR", tmp_path / "published")
+    (tmp_path / "published").mkdir()
+    for name, schedule, sha in [("plain20-1-8", "1/8", CIFAR10_SHA256), ("plain20-1-2", "1/2", CIFAR10_SHA256),
+                                ("plain20-jpeg", "full", JPEG_SHA256)]:
+        card = hub.ModelCard(name, "plain20", None, f"run-{name}", 1, 1, schedule, schedule == "full",
+                             "cifar10" if sha == CIFAR10_SHA256 else "cifar10-jpeg", sha, "bf16", "cpu", 0, 15.0, 15.0,
+                             None, "0" * 64)
+        (tmp_path / "published" / f"{name}.json").write_text(json.dumps(asdict(card)))
+        (tmp_path / "results" / card.run).mkdir(parents=True)
+        (tmp_path / "results" / card.run / LESION_FILE).write_text(json.dumps({"net": "plain20", "from": name}))
+    req = nb.request("cifar10", "full", "cpu", str(tmp_path / "results"), train_missing=False)
+    studies, missing = nb.lesion_studies(req, ["plain20", "plain56"], draws=5)
+    assert {label: s["from"] for label, s in studies.items()} == {"plain-20 (cifar10, 1/2 schedule)": "plain20-1-2"}
+    assert missing == ["# plain20: not published yet (its weights were not kept); train it again and publish it "
+                       "(plain20-1-2, 1/2 of the schedule, stands in)",
+                       "# plain56: not published yet (its weights were not kept); train it again and publish it"]
