@@ -39,14 +39,14 @@ from torchvision import transforms
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from resnet_lib import fastpath  # noqa: E402
 from resnet_lib.analysis import describe  # noqa: E402
-from resnet_lib.config import TrainConfig  # noqa: E402
+from resnet_lib.config import PAPER_ITERATIONS, TrainConfig  # noqa: E402
 from resnet_lib.pipeline import CifarPipeline  # noqa: E402
-from resnet_lib.sources import default_source, load_dataset  # noqa: E402
 from resnet_lib.provenance import benchmark_hardware, write_benchmark_record  # noqa: E402
 from resnet_lib.runtime import DEVICES, make_autocast, make_model, make_optimizer, pick_device  # noqa: E402
+from resnet_lib.sources import default_source, load_dataset  # noqa: E402
 from resnet_lib.train import train_step  # noqa: E402
 
-FULL_RUN_IMAGES = 64000 * 128
+FULL_RUN_IMAGES = PAPER_ITERATIONS * TrainConfig.batch_size
 DENSE_BF16_PEAK = {"H100": 989.4e12, "H200": 989.4e12, "A100": 312e12}  # datasheet, dense (no sparsity)
 
 

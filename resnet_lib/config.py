@@ -67,7 +67,8 @@ class TrainConfig:
                                        cli=False)
     val_fraction: float = _setting(PAPER_VAL_FRACTION, "share of the training images held out for validation, in "
                                    "[0, 1); 0.1 is the paper's 45k/5k split, 0 trains on all 50k",
-                                   check=lambda v: 0 <= v < 1, valid="in [0, 1)")
+                                   check=lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1,
+                                   valid="in [0, 1) (0 trains on all 50k images, 0.1 holds out the paper's 5k)")
     split_seed: int = _setting(0, "seed of the train/validation split (fixed across runs unless changed)",
                                check=_non_negative[0], valid=_non_negative[1])
     iterations: int = _setting(PAPER_ITERATIONS, "training iterations (mini-batches)", check=_positive[0], valid=_positive[1])
@@ -110,14 +111,11 @@ class TrainConfig:
         if self.warmup is None:
             self.warmup = paper_warmup(spec)
         for f in fields(self):
-            value, meta = getattr(self, f.name), f.metadata
+            value = getattr(self, f.name)
             if f.type == "float" and isinstance(value, int) and not isinstance(value, bool):
                 value = float(value)  # 0 in a plan file and 0.0 from the CLI are one experiment, with one run key
                 setattr(self, f.name, value)
-            if meta["check"] is not None and not meta["check"](value):
-                raise ConfigError(f"{f.name} must be {meta['valid']}, got {value!r}")
-            if meta["choices"] is not None and value is not None and value not in meta["choices"]:
-                raise ConfigError(f"unknown {f.name} {value!r}; valid: {', '.join(meta['choices'])}")
+            check_setting(f.name, value)
         if self.val_interval % self.eval_interval:
             raise ConfigError(f"val_every must be a multiple of eval_every ({self.eval_interval}), got {self.val_every}")
 
@@ -198,6 +196,16 @@ class TrainConfig:
         if warming_up:
             return self.warmup_lr
         return self.lr * 0.1 ** sum(iteration >= m for m in self.milestones)
+
+
+def check_setting(name: str, value) -> None:
+    """ConfigError naming the valid values unless `value` is valid for the TrainConfig field `name` (its check and
+    choices in `_setting`): what a run checks, and a notebook before it starts one."""
+    meta = next(f for f in fields(TrainConfig) if f.name == name).metadata
+    if meta["check"] is not None and not meta["check"](value):
+        raise ConfigError(f"{name} must be {meta['valid']}, got {value!r}")
+    if meta["choices"] is not None and value is not None and value not in meta["choices"]:
+        raise ConfigError(f"unknown {name} {value!r}; valid: {', '.join(meta['choices'])}")
 
 
 def paper_warmup(spec: ArchSpec) -> bool:

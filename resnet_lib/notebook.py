@@ -25,7 +25,7 @@ import matplotlib.pyplot as plt
 from . import plots, report
 from .claims import layer_response_claims, lesion_claims, show_claims, show_layer_response_claims, show_table6_gaps
 from .comparisons import show_jpeg_cost, show_test_time_cost
-from .config import SCHEDULES, TrainConfig, schedule_settings
+from .config import SCHEDULES, TrainConfig, check_setting, schedule_settings
 from .console import announce, kernel_shutting_down, leave_kernel
 from .datasets import CIFAR10_SHA256, JPEG_SHA256
 from .errors import ConfigError
@@ -143,9 +143,7 @@ def request(data: str = "auto", schedule="full", device: str = "auto", results: 
         raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)} or a number of iterations >= 1, got {schedule!r}")
     if device not in DEVICES:
         raise ConfigError(f"unknown device {device!r}; valid: {', '.join(DEVICES)}")
-    if not isinstance(val_fraction, (int, float)) or isinstance(val_fraction, bool) or not 0 <= val_fraction < 1:
-        raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction!r}; 0 trains on all 50k images (the "
-                          f"reported models), 0.1 holds out the paper's 5k validation images")
+    check_setting("val_fraction", val_fraction)
     if train_missing is None:
         train_missing = os.environ.get("RESNET_LIB_REPORT_ONLY", "0") != "1"
     source = ("cifar10" if not train_missing else default_source()) if data == "auto" else str(data)

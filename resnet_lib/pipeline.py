@@ -61,10 +61,9 @@ class Pipeline(Protocol):
 def split_indices(n: int, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """A seeded random train/validation split of range(n): (train indices, validation indices), sorted.
 
-    val_fraction 0.1 of CIFAR-10's 50,000 training images gives the paper's 45k/5k split.
+    val_fraction in [0, 1) (a TrainConfig checks it): 0.1 of CIFAR-10's 50,000 training images gives the paper's
+    45k/5k split.
     """
-    if not 0 <= val_fraction < 1:
-        raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction}; 0.1 is the paper's 45k/5k split")
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     n_val = round(n * val_fraction)
     return order[n_val:].sort().values, order[:n_val].sort().values

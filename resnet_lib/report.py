@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from .commands import EXECUTORS, sweep_commands
-from .config import TrainConfig
+from .config import PAPER_ITERATIONS, TrainConfig
 from .console import tell_terminal
 from .results import RESULTS_DIR, Run, devices_of, pieces_of
 
@@ -94,7 +94,7 @@ def provenance(runs: list[Run]) -> str:
     data = sorted({f"{s['data']['name']} (sha256 {s['data']['sha256'][:12]}…)" for s in summaries})
     iterations = sorted({c.iterations for c in configs})
     full = all(s["full_schedule"] for s in summaries)
-    schedule = "full 64k-iteration paper schedule" if full else f"SHORT RUN ({', '.join(map(str, iterations))} iterations), not the replication"
+    schedule = f"full {PAPER_ITERATIONS // 1000}k-iteration paper schedule" if full else f"SHORT RUN ({', '.join(map(str, iterations))} iterations), not the replication"
     hardware = sorted({short_hardware(h) for s in summaries for h in pieces_of(s, "hardware")})
     pieces = sorted((piece.get("started") or "", piece.get("start_iteration", 0), (piece.get("git_commit") or "unknown")[:7])
                     for s in summaries for piece in (s.get("pieces") or [s["environment"]]))  # in the order trained

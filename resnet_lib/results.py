@@ -28,7 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from .checkpoint import write_error
-from .config import SCHEDULES, TrainConfig
+from .config import PAPER_VAL_FRACTION, SCHEDULES, TrainConfig
 from .models import parse_arch, resolve_shortcut
 from .sources import identify
 
@@ -69,7 +69,7 @@ def run_name(config: TrainConfig, data_name: str) -> str:
     """Folder name: readable fields, then the run key, e.g. resnet20-A-cifar10-jpeg-1-8-bf16-seed0-1a2b3c4d;
     a run that holds out no validation images says "alltrain" after its schedule, another split its share."""
     schedule = config.schedule if config.schedule in SCHEDULES else f"{config.iterations}it"
-    split = {0.1: "", 0: "-alltrain"}.get(config.val_fraction, f"-val{config.val_fraction:g}")
+    split = {PAPER_VAL_FRACTION: "", 0: "-alltrain"}.get(config.val_fraction, f"-val{config.val_fraction:g}")
     label = re.sub(r"[^A-Za-z0-9]+", "-", f"{config.arch}-{config.shortcut or 'none'}-{data_name}-{schedule}{split}-"
                                             f"{config.precision}-seed{config.seed}").strip("-")
     return f"{label}-{config.key}"

@@ -10,7 +10,7 @@ import pandas as pd
 
 from . import pages, paper
 from .comparisons import jpeg_cost_table, test_time_cost_table
-from .config import TrainConfig
+from .config import PAPER_ITERATIONS, TrainConfig
 from .datasets import CIFAR10_SHA256, JPEG_SHA256
 from .models import SHORTCUT_OPTIONS, paper_name, parse_arch, resolve_shortcut
 from .report import show_table
@@ -98,7 +98,8 @@ def verdict(results: str | Path) -> list[str]:
         differs.append("Table 6 beyond seed-to-seed variation: " + ", ".join(
             f"{t}, {abs(g):.2f} points {'lower' if g < 0 else 'higher'}" for t, g in beyond) +
             " (the [Table 6](table6) page says what is known of why)")
-    lines = ["**Where the replication stands** (real CIFAR-10, the paper's full 64k-iteration schedule):", ""]
+    lines = [f"**Where the replication stands** (real CIFAR-10, the paper's full {PAPER_ITERATIONS // 1000}k-iteration "
+             f"schedule):", ""]
     if replicates:
         lines.append("- *Replicates:* " + "; ".join(replicates) + ".")
     if differs:
