@@ -66,7 +66,7 @@ def load_plan(path: str | Path = PLAN) -> list[Step]:
     steps = []
     for entry in plan.get("step", []):
         schedule = entry.get("schedule", "full")  # a named schedule, or a number of iterations for a try
-        settings = {"iterations": schedule} if isinstance(schedule, int) else schedule_settings(schedule)
+        settings = schedule_settings(schedule)
         val_fraction = entry.get("val_fraction", plan.get("val_fraction", TrainConfig.val_fraction))
         configs = [TrainConfig(arch=arch, shortcut=shortcut, seed=seed, precision=precision, data=plan.get("data", "cifar10"),
                                val_fraction=val_fraction, **settings)

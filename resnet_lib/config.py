@@ -32,11 +32,13 @@ SCHEDULES = {"full": 1, "1/2": 2, "1/4": 4, "1/8": 8, "1/16": 16}  # name -> div
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
-def schedule_settings(name: str) -> dict:
-    """iterations and milestones of a named schedule: "full" (the paper's) or a fraction such as "1/8"
-    (8k iterations, lr divided by 10 at 4k and 6k)."""
+def schedule_settings(name: str | int) -> dict:
+    """iterations and milestones of a named schedule: "full" (the paper's) or a fraction such as "1/8" (8k
+    iterations, lr divided by 10 at 4k and 6k); or a number of iterations (a try: only `iterations` is set)."""
+    if isinstance(name, int) and not isinstance(name, bool) and name >= 1:
+        return {"iterations": name}
     if name not in SCHEDULES:
-        raise ConfigError(f"unknown schedule {name!r}; valid: {', '.join(SCHEDULES)}")
+        raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)} or a number of iterations >= 1, got {name!r}")
     divisor = SCHEDULES[name]
     return {"iterations": PAPER_ITERATIONS // divisor, "milestones": tuple(m // divisor for m in PAPER_MILESTONES)}
 

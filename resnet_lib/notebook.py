@@ -135,12 +135,7 @@ def request(data: str = "auto", schedule="full", device: str = "auto", results: 
     data "auto" is real CIFAR-10 where it is on this machine or where nothing is trained (the report shows
     the records, whatever machine builds it), else the JPEG copy."""
     enter_project_root()
-    if isinstance(schedule, str):
-        settings = schedule_settings(schedule)
-    elif isinstance(schedule, int) and not isinstance(schedule, bool) and schedule >= 1:
-        settings = {"iterations": schedule}
-    else:
-        raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)} or a number of iterations >= 1, got {schedule!r}")
+    settings = schedule_settings(schedule)
     if device not in DEVICES:
         raise ConfigError(f"unknown device {device!r}; valid: {', '.join(DEVICES)}")
     check_setting("val_fraction", val_fraction)
