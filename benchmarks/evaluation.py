@@ -2,7 +2,7 @@
 
 The trainer evaluates the test set (10k images) at every point of a curve and the validation set (5k)
 at every fourth, which on a CPU is a large share of a short run. It evaluates a copy of the model
-with each BN folded into the convolution before it (`resnet_lib.evaluation.FoldedModel`). In one run
+with each BN folded into the convolution before it (`resnet_lib.training.evaluation.FoldedModel`). In one run
 on one device, for each architecture, with the trainer's default settings for it there (precision,
 channels-last, compilation) and its evaluation batches:
 - model: the model itself in eval mode, as the trainer evaluated before (compiled if the trainer compiles);
@@ -25,13 +25,13 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from resnet_lib import fastpath  # noqa: E402
 from resnet_lib.config import TrainConfig, schedule_settings  # noqa: E402
-from resnet_lib.datasets import synthetic_dataset  # noqa: E402
-from resnet_lib.pipeline import CifarPipeline  # noqa: E402
-from resnet_lib.evaluation import FoldedModel, evaluate  # noqa: E402
-from resnet_lib.provenance import benchmark_hardware, write_benchmark_record  # noqa: E402
-from resnet_lib.runtime import DEVICES, make_autocast, make_model, pick_device  # noqa: E402
+from resnet_lib.data.datasets import synthetic_dataset  # noqa: E402
+from resnet_lib.data.pipeline import CifarPipeline  # noqa: E402
+from resnet_lib.training import fastpath  # noqa: E402
+from resnet_lib.training.evaluation import FoldedModel, evaluate  # noqa: E402
+from resnet_lib.training.provenance import benchmark_hardware, write_benchmark_record  # noqa: E402
+from resnet_lib.training.runtime import DEVICES, make_autocast, make_model, pick_device  # noqa: E402
 
 TEST_IMAGES, VAL_IMAGES = 10_000, 5_000
 

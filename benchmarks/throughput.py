@@ -7,7 +7,7 @@ In one run on one device, for each architecture (batch 128, the paper's augmenta
 - each candidate setting of resnet_lib's trainer step (data resident on the device as uint8, batched
   augmentation there, fused SGD on CUDA): fp32 or bf16 autocast, NCHW or channels-last, eager or
   compiled; bf16 only where the hardware has it natively. The setting the trainer picks by default
-  (resnet_lib/fastpath.py) is marked; "fast" in the record is that one;
+  (resnet_lib/training/fastpath.py) is marked; "fast" in the record is that one;
 - concurrent: K processes running the picked setting at once on the same device (aggregate images/s);
   on a CPU each gets its share of the cores' threads, as in a sweep;
 - together (--together N): N runs in one process stepped in turn, each on a CUDA stream of its own
@@ -37,14 +37,14 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from resnet_lib import fastpath  # noqa: E402
-from resnet_lib.analysis import describe  # noqa: E402
 from resnet_lib.config import PAPER_ITERATIONS, TrainConfig  # noqa: E402
-from resnet_lib.pipeline import CifarPipeline  # noqa: E402
-from resnet_lib.provenance import benchmark_hardware, write_benchmark_record  # noqa: E402
-from resnet_lib.runtime import DEVICES, make_autocast, make_model, make_optimizer, pick_device  # noqa: E402
-from resnet_lib.sources import default_source, load_dataset  # noqa: E402
-from resnet_lib.train import train_step  # noqa: E402
+from resnet_lib.data.pipeline import CifarPipeline  # noqa: E402
+from resnet_lib.data.sources import default_source, load_dataset  # noqa: E402
+from resnet_lib.models.analysis import describe  # noqa: E402
+from resnet_lib.training import fastpath  # noqa: E402
+from resnet_lib.training.provenance import benchmark_hardware, write_benchmark_record  # noqa: E402
+from resnet_lib.training.runtime import DEVICES, make_autocast, make_model, make_optimizer, pick_device  # noqa: E402
+from resnet_lib.training.train import train_step  # noqa: E402
 
 FULL_RUN_IMAGES = PAPER_ITERATIONS * TrainConfig.batch_size
 DENSE_BF16_PEAK = {"H100": 989.4e12, "H200": 989.4e12, "A100": 312e12}  # datasheet, dense (no sparsity)

@@ -11,15 +11,15 @@ import math
 import sys
 from pathlib import Path
 
-from .analysis import describe
-from .checkpoint import CheckpointError, RecordWriteError
-from .commands import EXECUTORS, executor_entry
 from .config import SCHEDULES, TrainConfig, cli_fields, schedule_settings
+from .data.sources import load_dataset, recorded
 from .errors import ConfigError
-from .models import PAPER_ARCHS, parse_arch, parse_shortcut
-from .results import RESULTS_DIR, SMOKE_DIR, RecordError, RunBusy
-from .runtime import DEVICES
-from .sources import load_dataset, recorded
+from .models.analysis import describe
+from .models.resnet import PAPER_ARCHS, parse_arch, parse_shortcut
+from .runs.checkpoint import CheckpointError, RecordWriteError
+from .runs.commands import EXECUTORS, executor_entry
+from .runs.results import RESULTS_DIR, SMOKE_DIR, RecordError, RunBusy
+from .training.runtime import DEVICES
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, status 2, no usage dump
@@ -187,8 +187,8 @@ def _milestones(value: str) -> tuple[int, ...]:
 
 
 def _train(args) -> int:
-    from .processes import TrainingInterrupted
-    from .train import TrainingDiverged, train, train_group
+    from .training.processes import TrainingInterrupted
+    from .training.train import TrainingDiverged, train, train_group
 
     if args.configs is None and args.arch is None:
         raise ConfigError("--arch is required (or --configs, a JSON list of configurations to train together)")
@@ -239,7 +239,7 @@ def _sweep(args) -> int:
 
 
 def _campaign(args) -> int:
-    from .campaign import WORK_DIR, run_campaign
+    from .launching.campaign import WORK_DIR, run_campaign
 
     run_campaign(args.plan, args.out, args.work or WORK_DIR, args.time_limit, args.dry_run, args.concurrent)
     return 0
@@ -248,7 +248,7 @@ def _campaign(args) -> int:
 def _publish(args) -> int:
     from dataclasses import asdict
 
-    from .hub import publish
+    from .training.hub import publish
 
     card = publish(args.run, args.name, args.out, args.device)
     print(json.dumps(asdict(card), indent=2))
@@ -256,7 +256,7 @@ def _publish(args) -> int:
 
 
 def _lesion(args) -> int:
-    from .lesion import study_weights
+    from .training.lesion import study_weights
 
     if args.draws < 1:
         raise ConfigError(f"--draws must be at least 1, got {args.draws}")
@@ -270,8 +270,8 @@ def _lesion(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from .evaluation import evaluate_file
-    from .hub import PUBLISHED_DIR, test_elsewhere
+    from .training.evaluation import evaluate_file
+    from .training.hub import PUBLISHED_DIR, test_elsewhere
 
     path = Path(args.checkpoint)
     if path.with_suffix(".json").exists() and path.parent.resolve() == PUBLISHED_DIR.resolve():

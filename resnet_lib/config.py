@@ -1,5 +1,5 @@
 """A run's settings in one place: every hyper-parameter of a run with its unit and valid range, and
-what identifies a run (the architecture names and their grammar are the models' own: models.py).
+what identifies a run (the architecture names and their grammar are the models' own: models/resnet.py).
 
 `TrainConfig` fields are of two kinds (the `key` entry of each field's metadata):
 
@@ -22,9 +22,9 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from functools import cached_property
 
+from .data.sources import SOURCES
 from .errors import ConfigError
-from .models import SHORTCUT_OPTIONS, ArchSpec, paper_name, parse_arch, resolve_shortcut
-from .sources import SOURCES
+from .models.resnet import SHORTCUT_OPTIONS, ArchSpec, paper_name, parse_arch, resolve_shortcut
 
 PAPER_ITERATIONS, PAPER_MILESTONES = 64000, (32000, 48000)
 PAPER_VAL_FRACTION = 0.1  # the paper's 45k/5k train/validation split of CIFAR-10's 50k training images
@@ -123,7 +123,7 @@ class TrainConfig:
 
     @cached_property
     def spec(self) -> ArchSpec:
-        """The architecture, parsed once (models.ArchSpec: family, kind, depth, blocks per stage, ...)."""
+        """The architecture, parsed once (models.resnet.ArchSpec: family, kind, depth, blocks per stage, ...)."""
         return parse_arch(self.arch)
 
     @property

@@ -28,8 +28,8 @@ TOGETHER=${TOGETHER:-2}
 DEVICE=${DEVICE:-cuda}
 PYTHON=${PYTHON:-python3}
 # the campaign plan's seed-0 nets on all 50k images, in its order; the archive's SHA-256 as the data layer knows it
-RUNS=${RUNS:-$("$PYTHON" -c "from resnet_lib.campaign import load_plan; print(','.join(dict.fromkeys(c.arch for s in load_plan() for c in s.configs if c.seed == 0 and c.val_fraction == 0)))")}
-ARCHIVE_SHA256=$("$PYTHON" -c "from resnet_lib.sources import LOSSLESS_ARCHIVE_SHA256; print(LOSSLESS_ARCHIVE_SHA256)")
+RUNS=${RUNS:-$("$PYTHON" -c "from resnet_lib.launching.campaign import load_plan; print(','.join(dict.fromkeys(c.arch for s in load_plan() for c in s.configs if c.seed == 0 and c.val_fraction == 0)))")}
+ARCHIVE_SHA256=$("$PYTHON" -c "from resnet_lib.data.sources import LOSSLESS_ARCHIVE_SHA256; print(LOSSLESS_ARCHIVE_SHA256)")
 CARRIED=${CARRIED:-data}          # where this call's carried part lies in the checkout
 WORK=${WORK:-/root/gpu-lease}     # outside the checkout: survives between calls on a warm machine
 PARTS=${PARTS:-/root/lease-data}
@@ -55,7 +55,7 @@ if [ ! -f "$PARTS/cifar10-lossless.npz" ]; then
     mv "$PARTS/cifar10-lossless.npz.tmp" "$PARTS/cifar10-lossless.npz"
 fi
 export RESNET_LIB_LOSSLESS_ARCHIVE="$PARTS/cifar10-lossless.npz"
-"$PYTHON" -c "from resnet_lib.sources import load_dataset; d = load_dataset('cifar10'); print('CIFAR-10:', len(d.train_labels), '+', len(d.test_labels), 'images, content sha256', d.sha256[:12])" || exit 1
+"$PYTHON" -c "from resnet_lib.data.sources import load_dataset; d = load_dataset('cifar10'); print('CIFAR-10:', len(d.train_labels), '+', len(d.test_labels), 'images, content sha256', d.sha256[:12])" || exit 1
 
 if [ "${BENCH:-0}" = 1 ]; then
     echo "== benchmark ($(left) s left)"

@@ -13,8 +13,8 @@ from contextlib import nullcontext
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from resnet_lib.campaign import WORK_DIR  # noqa: E402
-from resnet_lib.results import RESULTS_DIR, Run, RunBusy  # noqa: E402
+from resnet_lib.launching.campaign import WORK_DIR  # noqa: E402
+from resnet_lib.runs.results import RESULTS_DIR, Run, RunBusy  # noqa: E402
 
 
 def unpack(archive: Path, into: Path) -> list[Path]:

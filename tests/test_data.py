@@ -10,11 +10,11 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from resnet_lib import sources as data_module
 from resnet_lib.config import ConfigError
-from resnet_lib.datasets import CIFAR10_CLASSES, CIFAR10_SHA256, synthetic_dataset
-from resnet_lib.pipeline import TrainBatches, augment, mean_image, normalize, split_indices
-from resnet_lib.sources import default_source, load_dataset
+from resnet_lib.data import sources as data_module
+from resnet_lib.data.datasets import CIFAR10_CLASSES, CIFAR10_SHA256, synthetic_dataset
+from resnet_lib.data.pipeline import TrainBatches, augment, mean_image, normalize, split_indices
+from resnet_lib.data.sources import default_source, load_dataset
 
 SHARED_ARCHIVE = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-jpeg.tar.gz"
 LOSSLESS_ARCHIVE = SHARED_ARCHIVE.with_name("cifar10-lossless.npz")
@@ -147,8 +147,8 @@ def test_image_folder_tree_loads_in_class_order(tmp_path):
     ("archive.tar.gz", "extract it first"),
 ])
 def test_missing_data_sets_say_where_they_looked_and_how_to_get_them(source, fragment, tmp_path, monkeypatch):
-    monkeypatch.setattr("resnet_lib.sources.DATA_DIR", tmp_path)
-    monkeypatch.setattr("resnet_lib.sources.LOSSLESS_ARCHIVE", tmp_path / "cifar10-lossless.npz")
+    monkeypatch.setattr("resnet_lib.data.sources.DATA_DIR", tmp_path)
+    monkeypatch.setattr("resnet_lib.data.sources.LOSSLESS_ARCHIVE", tmp_path / "cifar10-lossless.npz")
     with pytest.raises(ConfigError, match=fragment):
         load_dataset(source)
 
@@ -177,10 +177,10 @@ def test_a_damaged_or_foreign_lossless_archive_ends_in_one_line_and_leaves_nothi
         archive_sha256, fragment, tmp_path, monkeypatch, cli):
     archive = tmp_path / "cifar10-lossless.npz"
     _write_npz(archive)
-    monkeypatch.setattr("resnet_lib.sources.DATA_DIR", tmp_path / "data")
-    monkeypatch.setattr("resnet_lib.sources.CACHE_DIR", tmp_path / "cache")
-    monkeypatch.setattr("resnet_lib.sources.LOSSLESS_ARCHIVE", archive)
-    monkeypatch.setattr("resnet_lib.sources.LOSSLESS_ARCHIVE_SHA256",
+    monkeypatch.setattr("resnet_lib.data.sources.DATA_DIR", tmp_path / "data")
+    monkeypatch.setattr("resnet_lib.data.sources.CACHE_DIR", tmp_path / "cache")
+    monkeypatch.setattr("resnet_lib.data.sources.LOSSLESS_ARCHIVE", archive)
+    monkeypatch.setattr("resnet_lib.data.sources.LOSSLESS_ARCHIVE_SHA256",
                         archive_sha256 or data_module._sha256_of_file(archive))
     assert default_source() == "cifar10"  # the archive is there: "auto" means real CIFAR-10
     code, out, err = cli("train", "--arch", "resnet8", "--data", "cifar10", "--iterations", "1", "--out", str(tmp_path / "r"))
@@ -194,7 +194,7 @@ def test_official_layout_with_other_content_is_not_taken_for_cifar10(tmp_path, m
     folder.mkdir()
     for i, name in enumerate([f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]):
         _write_cifar_batch(folder / name, seed=i)
-    monkeypatch.setattr("resnet_lib.sources.DATA_DIR", tmp_path)
+    monkeypatch.setattr("resnet_lib.data.sources.DATA_DIR", tmp_path)
     with pytest.raises(ConfigError, match="is not CIFAR-10's"):
         load_dataset("cifar10")
 
@@ -212,7 +212,7 @@ def test_official_batches_written_from_the_lossless_archive_load_to_the_same_dat
     for name, x, y in zip(names, images, labels):  # the official pickle layout: rows of 3072 values, R then G then B
         with open(folder / name, "wb") as f:
             pickle.dump({"batch_label": name, "labels": y, "data": x, "filenames": []}, f)
-    monkeypatch.setattr("resnet_lib.sources.DATA_DIR", tmp_path)
+    monkeypatch.setattr("resnet_lib.data.sources.DATA_DIR", tmp_path)
     official = load_dataset("cifar10")  # data/cifar-10-batches-py comes before the archive
     assert official.origin == folder.name and official.sha256 == CIFAR10_SHA256
     for field in ("train_images", "train_labels", "test_images", "test_labels"):
@@ -233,10 +233,10 @@ def test_no_committed_record_holds_a_machines_directories():
 
 def test_a_named_data_source_is_one_function_and_one_registry_entry(tmp_path, monkeypatch, cli):
     from resnet_lib.config import TrainConfig
-    from resnet_lib.datasets import ImageDataset
-    from resnet_lib.hub import published_name
-    from resnet_lib.results import Run
-    from resnet_lib.sources import SOURCES, NamedSource, identify
+    from resnet_lib.data.datasets import ImageDataset
+    from resnet_lib.data.sources import SOURCES, NamedSource, identify
+    from resnet_lib.runs.results import Run
+    from resnet_lib.training.hub import published_name
 
     def load_tiny(where):
         small = synthetic_dataset((256, 64), seed=3)

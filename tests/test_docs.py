@@ -24,27 +24,33 @@ def _commands(prefix: str) -> list[str]:
     return [line for line in lines if line.startswith(prefix)]
 
 
-def test_the_layout_names_every_module_and_only_modules_that_exist():
-    layout = _section("Layout")
-    named = set(re.findall(r"`(\w+\.py)`", layout.split("Also")[0]))
-    modules = {p.name for p in (ROOT / "resnet_lib").glob("*.py")}
+def _layout() -> list[tuple[str, list[str]]]:
+    """The README's Layout, in order: (folder under resnet_lib/, '' for the package's top; its modules' names)."""
+    bullets = re.split(r"\n- ", _section("Layout").split("\nAlso")[0])[1:]
+    return [((re.match(r"\*\*`(\w+)/`\*\*", b) or [None, ""])[1], re.findall(r"`(\w+)\.py`", b)) for b in bullets]
+
+
+def test_the_layout_names_every_module_in_its_folder_and_only_modules_that_exist():
+    named = {(folder, name) for folder, names in _layout() for name in names}
+    modules = {("" if p.parent.name == "resnet_lib" else p.parent.name, p.stem) for p in (ROOT / "resnet_lib").rglob("*.py")
+               if p.name != "__init__.py" or p.parent.name == "resnet_lib"}
     assert named == modules, f"missing from the README: {sorted(modules - named)}; gone: {sorted(named - modules)}"
 
 
 def test_a_module_imports_only_modules_the_layout_lists_before_it():
     """The README's Layout lists the package by layer, lowest first: no module reaches up (a data module never
     imports the trainer, the trainer never imports the report), whether at the top of a file or inside a function."""
-    import ast
-
-    order = re.findall(r"`(\w+)\.py`", _section("Layout").split("Also")[0])
-    position = {name: i for i, name in enumerate(order)}
+    order = [(folder, name) for folder, names in _layout() for name in names]
+    position = {("resnet_lib", *([folder] if folder else []), name): i for i, (folder, name) in enumerate(order)}
     upward = []
-    for name in order:
-        for node in ast.walk(ast.parse((ROOT / "resnet_lib" / f"{name}.py").read_text())):
-            if isinstance(node, ast.ImportFrom) and node.level == 1:
-                for imported in [node.module] if node.module else [alias.name for alias in node.names]:
-                    if position[imported.split(".")[0]] > position[name]:
-                        upward.append(f"{name}.py:{node.lineno} imports {imported}")
+    for i, (folder, name) in enumerate(order):
+        package = ("resnet_lib", *([folder] if folder else []))
+        for node in ast.walk(ast.parse(ROOT.joinpath(*package, f"{name}.py").read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = package[:len(package) - node.level + 1] + tuple(node.module.split(".") if node.module else ())
+                targets = [base] if base in position else [base + (alias.name,) for alias in node.names]
+                upward += [f"{'/'.join(package[1:] + (name,))}.py:{node.lineno} imports {'.'.join(t)}"
+                           for t in targets if position[t] > i]
     assert not upward, upward
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import torch
 
-from resnet_lib import fastpath
 from resnet_lib.config import TrainConfig
-from resnet_lib.launch import LocalExecutor
-from resnet_lib.report import benchmark_table, evaluation_benchmark_table
-from resnet_lib.train import train
+from resnet_lib.launching.launch import LocalExecutor
+from resnet_lib.report.views import benchmark_table, evaluation_benchmark_table
+from resnet_lib.training import fastpath
+from resnet_lib.training.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = TrainConfig(arch="resnet8", data="synthetic", iterations=8, eval_every=4, batch_size=32, val_fraction=0.05)
@@ -112,7 +112,7 @@ def test_a_time_limit_counts_from_the_start_of_the_call_not_of_the_loop(tmp_path
     against it, or every run overshoots the deadline by its start-up time."""
     import time
 
-    from resnet_lib import train as train_module
+    from resnet_lib.training import train as train_module
 
     make_pipeline = train_module.make_pipeline
 

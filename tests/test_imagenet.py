@@ -9,8 +9,8 @@ import torch
 from PIL import Image
 
 from resnet_lib.config import ConfigError, TrainConfig
-from resnet_lib.imagenet import TEST_TRANSFORM, TRAIN_TRANSFORM, VAL_TRANSFORM, ImageFolderPipeline
-from resnet_lib.train import train
+from resnet_lib.data.imagenet import TEST_TRANSFORM, TRAIN_TRANSFORM, VAL_TRANSFORM, ImageFolderPipeline
+from resnet_lib.training.train import train
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +59,8 @@ def test_missing_val_folder_is_a_clear_error(tmp_path):
 
 
 def test_the_source_chooses_the_pipeline_and_a_net_it_cannot_feed_is_a_clear_error(tree, tmp_path):
-    from resnet_lib.runtime import make_pipeline
-    from resnet_lib.sources import identify, streams_from_disk
+    from resnet_lib.data.sources import identify, streams_from_disk
+    from resnet_lib.training.runtime import make_pipeline
 
     small = tmp_path / "small"  # a CIFAR-shaped ImageFolder tree: held in memory
     for split in ("train", "test"):

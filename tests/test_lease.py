@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from resnet_lib.checkpoint import load_checkpoint
 from resnet_lib.config import TrainConfig
-from resnet_lib.train import train
+from resnet_lib.runs.checkpoint import load_checkpoint
+from resnet_lib.training.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCHIVE = ROOT.parent / "shared" / "data" / "cifar10-lossless.npz"

@@ -8,9 +8,9 @@ import torch
 
 from resnet_lib.config import TrainConfig
 from resnet_lib.errors import ConfigError
-from resnet_lib.lesion import LESION_FILE, Deleted, blocks, deleted, error_of, lesion_study
-from resnet_lib.models import BasicBlock, ResNet, build_model
-from resnet_lib.train import train
+from resnet_lib.models.resnet import BasicBlock, ResNet, build_model
+from resnet_lib.training.lesion import LESION_FILE, Deleted, blocks, deleted, error_of, lesion_study
+from resnet_lib.training.train import train
 
 
 def _without(model, stage: int, index: int, kind: str) -> ResNet:
@@ -76,7 +76,7 @@ def test_the_lesion_command_records_its_study_beside_the_run(tmp_path, cli):
 
 
 def test_the_claims_say_whether_a_study_shows_what_veit_et_al_find():
-    from resnet_lib.claims import lesion_claims
+    from resnet_lib.report.claims import lesion_claims
 
     def study(intact, rises, random=()):
         single = [{"block": f"layers.{i // 3}.{i % 3}", "error": None if r is None else intact + r} for i, r in enumerate(rises)]
@@ -106,8 +106,9 @@ def test_the_claims_say_whether_a_study_shows_what_veit_et_al_find():
 def test_a_net_not_yet_published_is_stood_in_for_by_its_shorter_real_data_run_labelled_so(tmp_path, monkeypatch):
     from dataclasses import asdict
 
-    from resnet_lib import hub, notebook as nb
-    from resnet_lib.datasets import CIFAR10_SHA256, JPEG_SHA256
+    from resnet_lib.data.datasets import CIFAR10_SHA256, JPEG_SHA256
+    from resnet_lib.report import notebook as nb
+    from resnet_lib.training import hub
 
     monkeypatch.setattr(hub, "PUBLISHED_DIR", tmp_path / "published")
     (tmp_path / "published").mkdir()

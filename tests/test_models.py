@@ -10,7 +10,7 @@ import torchvision
 from torch import nn
 
 from resnet_lib import ConfigError, build_model, count_params, describe
-from resnet_lib.models import ZeroPadShortcut
+from resnet_lib.models.resnet import ZeroPadShortcut
 
 # Table 6: params of ResNet-(6n+2) as the paper rounds them.
 TABLE6_PARAMS = {20: "0.27M", 32: "0.46M", 44: "0.66M", 56: "0.85M", 110: "1.7M", 1202: "19.4M"}

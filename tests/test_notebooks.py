@@ -114,7 +114,7 @@ def _last_words(terminal: str) -> str:
 
 
 def _checkpoint_iteration(results: Path) -> int:
-    from resnet_lib.checkpoint import load_checkpoint
+    from resnet_lib.runs.checkpoint import load_checkpoint
 
     return load_checkpoint(next(results.glob("plain8-*/checkpoint.pt")))["state"]["iteration"]
 
@@ -158,7 +158,7 @@ def test_bad_parameters_stop_at_the_first_cell_with_a_clear_message(notebook, pa
 
 
 def test_figure7_claims_say_whether_the_runs_show_what_the_paper_shows():
-    from resnet_lib.notebook import layer_response_claims
+    from resnet_lib.report.notebook import layer_response_claims
 
     plain20, plain56 = [1.0, 0.9, 0.8], [0.95] * 9
     ranks = ("(Ranks: each net's layers sorted from the largest std to the smallest, as the paper's lower panel draws "
@@ -189,8 +189,8 @@ def test_table6_judges_each_gap_against_what_seeds_alone_give():
     0.16: 0.45 points for one run against one run), with what is known about why only beyond it."""
     import pandas as pd
 
-    from resnet_lib.claims import noise_band, table6_gap_sentences
     from resnet_lib.config import TrainConfig
+    from resnet_lib.report.claims import noise_band, table6_gap_sentences
 
     class Recorded:  # a finished run, as Table 6 reads it
         def __init__(self, arch, test_error, data="cifar10", full_schedule=True):
@@ -244,7 +244,7 @@ def test_the_jpeg_copys_runs_are_drawn_apart_only_while_real_cifar10_lacks_some_
     none once real data has every net asked for."""
     import shutil
 
-    from resnet_lib import notebook as nb
+    from resnet_lib.report import notebook as nb
 
     for name in ["resnet20-A-cifar10-full-alltrain-bf16-seed0-4d12512a", "plain20-none-cifar10-jpeg-full-bf16-seed0-4aac7ab4",
                  "resnet20-A-cifar10-jpeg-full-bf16-seed0-d677fe77"]:
@@ -269,11 +269,11 @@ def test_jpegs_cost_pairs_a_net_by_its_recipe_and_stands_in_a_near_pair_until_th
     no second seed of Table 6."""
     import shutil
 
-    from resnet_lib import comparisons, notebook as nb
-    from resnet_lib.datasets import CIFAR10_SHA256
+    from resnet_lib.data.datasets import CIFAR10_SHA256
+    from resnet_lib.report import comparisons, notebook as nb
 
     shown = []
-    monkeypatch.setattr("resnet_lib.status.show_table", shown.append)
+    monkeypatch.setattr("resnet_lib.report.status.show_table", shown.append)
 
     def status_row(experiment: str = "[What JPEG compression costs](jpeg_cost)") -> dict:
         nb.show_status(tmp_path)
@@ -321,9 +321,9 @@ def test_runs_of_another_shortcut_option_are_named_apart_and_never_averaged_in(t
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from resnet_lib import notebook as nb, plots
     from resnet_lib.config import TrainConfig
-    from resnet_lib.train import train
+    from resnet_lib.report import notebook as nb, plots
+    from resnet_lib.training.train import train
 
     tiny = TrainConfig(arch="resnet8", data="synthetic", iterations=12, eval_every=6, batch_size=32, val_fraction=0.05)
     for shortcut in (None, "B"):
@@ -343,10 +343,10 @@ def test_status_puts_beside_the_paper_only_runs_on_real_cifar10_and_the_full_sch
     full-schedule real-data run, it is shown, with its seed, device and precision."""
     import shutil
 
-    from resnet_lib import notebook as nb
     from resnet_lib.config import TrainConfig
-    from resnet_lib.datasets import CIFAR10_SHA256
-    from resnet_lib.train import train
+    from resnet_lib.data.datasets import CIFAR10_SHA256
+    from resnet_lib.report import notebook as nb
+    from resnet_lib.training.train import train
 
     run = train(TrainConfig(arch="resnet20", data="synthetic", iterations=12, eval_every=6, batch_size=32,
                             val_fraction=0.0, precision="fp32"), out_dir=tmp_path, device="cpu", progress=False)
@@ -358,7 +358,7 @@ def test_status_puts_beside_the_paper_only_runs_on_real_cifar10_and_the_full_sch
     (other / "summary.json").write_text(json.dumps(summary))
 
     tables = []
-    monkeypatch.setattr("resnet_lib.status.show_table", tables.append)
+    monkeypatch.setattr("resnet_lib.report.status.show_table", tables.append)
     nb.show_status(tmp_path)
     ours = tables[0].set_index("experiment")["ours (real CIFAR-10, full schedule)"]
     assert ours["[Table 6](table6): ResNet-20 test error"] == "not yet trained (shorter or JPEG-copy runs: [Table 6](table6))"
@@ -376,8 +376,8 @@ def test_an_unfinished_run_of_the_users_leaves_the_notebook_checks_green():
     import shutil
 
     from resnet_lib.config import TrainConfig
-    from resnet_lib.datasets import CIFAR10_SHA256
-    from resnet_lib.results import Run
+    from resnet_lib.data.datasets import CIFAR10_SHA256
+    from resnet_lib.runs.results import Run
 
     config = TrainConfig(arch="plain110", data="cifar10", data_sha256=CIFAR10_SHA256, val_fraction=0, precision="bf16")
     run = Run.for_config(config, ROOT / "results", "cifar10")
@@ -419,8 +419,8 @@ def test_a_damaged_record_is_named_in_one_line_and_the_page_builds_from_the_soun
 
 
 def test_a_plain_net_left_at_chance_is_said_not_to_have_trained_not_to_show_degradation():
-    from resnet_lib.claims import figure6_claims
     from resnet_lib.config import TrainConfig
+    from resnet_lib.report.claims import figure6_claims
 
     class Recorded:  # a finished run, as Figure 6's claims read it
         def __init__(self, arch, train_error):
@@ -448,7 +448,7 @@ def test_the_verdict_says_what_replicates_what_differs_what_is_not_yet_run_and_w
     45k/5k split and its JPEG twin. The landing page's verdict, from those records alone."""
     import shutil
 
-    from resnet_lib.status import verdict
+    from resnet_lib.report.status import verdict
 
     for name in ["resnet20-A-cifar10-full-alltrain-bf16-seed0-4d12512a", "plain20-none-cifar10-full-alltrain-bf16-seed0-0335dfd3",
                  "resnet56-A-cifar10-full-alltrain-bf16-seed0-f374507b", "plain56-none-cifar10-full-alltrain-bf16-seed0-497173b3",

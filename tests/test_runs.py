@@ -14,11 +14,11 @@ import pytest
 import torch
 from PIL import Image
 
-from resnet_lib import fastpath
-from resnet_lib.checkpoint import load_checkpoint
 from resnet_lib.config import TrainConfig, schedule_settings
-from resnet_lib.results import Run
-from resnet_lib.train import train
+from resnet_lib.runs.checkpoint import load_checkpoint
+from resnet_lib.runs.results import Run
+from resnet_lib.training import fastpath
+from resnet_lib.training.train import train
 
 TINY = TrainConfig(arch="resnet8", data="synthetic", iterations=12, eval_every=6, batch_size=32, val_fraction=0.05)
 
@@ -80,7 +80,7 @@ def _image_tree(root, classes=2, train=40, test=10):
 
 
 def test_the_same_data_under_another_path_is_the_same_run(tmp_path, monkeypatch):
-    monkeypatch.setattr("resnet_lib.sources.CACHE_DIR", tmp_path / "cache")
+    monkeypatch.setattr("resnet_lib.data.sources.CACHE_DIR", tmp_path / "cache")
     first = _image_tree(tmp_path / "one")
     second = shutil.copytree(first, tmp_path / "two")
     config = replace(TINY, batch_size=16, val_fraction=0.1)
@@ -170,7 +170,7 @@ def test_a_full_disk_ends_with_one_line_keeps_the_last_checkpoint_and_leaves_no_
 
 
 def test_missing_runs_come_with_one_sweep_command_per_group_for_a_cluster():
-    from resnet_lib.commands import sweep_commands
+    from resnet_lib.runs.commands import sweep_commands
 
     eighth = [TrainConfig(arch=a, seed=s, data="cifar10-jpeg", **schedule_settings("1/8"))
               for a in ("plain20", "resnet20") for s in (1, 0)]
@@ -196,7 +196,7 @@ class _ListingExecutor:
         return cls(args.prefix)
 
     def run(self, configs, out_dir, time_limit=None, on_finished=None):
-        from resnet_lib.launch import Outcome
+        from resnet_lib.launching.launch import Outcome
 
         return [Outcome(config, None, False) for config in configs]
 
@@ -207,7 +207,7 @@ class _ListingExecutor:
 
 
 def test_an_executor_is_one_class_and_one_registry_entry(cli, monkeypatch):
-    from resnet_lib.commands import EXECUTORS, ExecutorEntry, sweep_commands
+    from resnet_lib.runs.commands import EXECUTORS, ExecutorEntry, sweep_commands
 
     monkeypatch.setitem(EXECUTORS, "listing", ExecutorEntry(_ListingExecutor, "list the runs", "on paper",
                                                             "--executor listing"))
@@ -250,7 +250,7 @@ def test_a_campaign_trains_its_plan_in_order_stops_on_sigterm_and_skips_what_is_
 
 
 def test_a_campaign_finishes_begun_runs_first_and_trains_two_at_once_each_on_its_share_of_the_cores(tmp_path):
-    from resnet_lib.campaign import load_plan
+    from resnet_lib.launching.campaign import load_plan
 
     plan = tmp_path / "plan.toml"
     plan.write_text('data = "synthetic"\nval_fraction = 0\n[[step]]\nname = "tiny"\narchs = ["resnet8", "plain8"]\n'
@@ -285,7 +285,7 @@ def test_a_campaign_counts_a_run_recorded_in_the_other_precision_when_its_plan_l
     plan = tmp_path / "plan.toml"
     plan.write_text('data = "synthetic"\nval_fraction = 0\n[[step]]\nname = "tiny"\narchs = ["resnet8"]\nschedule = 12\n'
                     '[[step]]\nname = "fp32 asked"\narchs = ["resnet8"]\nschedule = 12\nprecisions = ["fp32"]\n')
-    from resnet_lib.campaign import load_plan
+    from resnet_lib.launching.campaign import load_plan
 
     bf16 = replace(fastpath.resolve(load_plan(plan)[0].configs[0], torch.device("cpu")), precision="bf16")
     train(bf16, out_dir=tmp_path / "results", device="cpu", progress=False)

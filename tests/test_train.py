@@ -13,12 +13,12 @@ import torch
 import torch.nn.functional as F
 
 from resnet_lib import build_model
-from resnet_lib.checkpoint import CheckpointError, load_checkpoint
 from resnet_lib.config import TrainConfig
 from resnet_lib.config import ConfigError
-from resnet_lib.evaluation import FoldedModel
-from resnet_lib.results import find_run, load_runs
-from resnet_lib.train import TrainingDiverged, train, train_group
+from resnet_lib.runs.checkpoint import CheckpointError, load_checkpoint
+from resnet_lib.runs.results import find_run, load_runs
+from resnet_lib.training.evaluation import FoldedModel
+from resnet_lib.training.train import TrainingDiverged, train, train_group
 
 TINY = TrainConfig(arch="resnet8", data="synthetic", iterations=12, eval_every=6, batch_size=32, val_fraction=0.05)
 
@@ -227,8 +227,8 @@ def test_torchrun_two_processes_gloo(tmp_path):
 
 
 def test_a_run_begun_on_a_gpu_and_finished_on_a_cpu_names_both_wherever_it_is_shown(tmp_path):
-    from resnet_lib.checkpoint import atomic_save
-    from resnet_lib.report import provenance, run_table, short_hardware, short_title
+    from resnet_lib.report.views import provenance, run_table, short_hardware, short_title
+    from resnet_lib.runs.checkpoint import atomic_save
 
     begun = train(TINY, out_dir=tmp_path, device="cpu", stop_at=6, progress=False)
     saved = load_checkpoint(begun.checkpoint_file)  # as a GPU lease leaves it (scripts/gpu_lease.sh)
@@ -252,7 +252,7 @@ def test_a_run_begun_on_a_gpu_and_finished_on_a_cpu_names_both_wherever_it_is_sh
 
 
 def test_run_times_give_one_row_per_machine_and_number_of_runs_sharing_it(tmp_path, monkeypatch):
-    from resnet_lib.notebook import run_times
+    from resnet_lib.report.notebook import run_times
 
     train(TINY, out_dir=tmp_path, device="cpu", stop_at=4, progress=False)  # alone
     train(TINY, out_dir=tmp_path, device="cpu", resume=True, stop_at=8, progress=False, runs_at_once=2)
@@ -266,7 +266,7 @@ def test_run_times_give_one_row_per_machine_and_number_of_runs_sharing_it(tmp_pa
     assert table["hardware"].nunique() == 1
     assert table["data"].tolist() == ["synthetic", "synthetic"]  # a run on the JPEG copy is told from its real-data twin
     assert table["vs quiet"].tolist() == ["–", "–"]  # no piece long enough to give the net's quiet pace
-    monkeypatch.setattr("resnet_lib.tables.QUIET_PIECE_ITERATIONS", 4)
+    monkeypatch.setattr("resnet_lib.report.tables.QUIET_PIECE_ITERATIONS", 4)
     table = run_times(tmp_path)  # the piece alone is the quiet pace; those sharing the machine are measured against it
     assert table["vs quiet"][0] == "1.00x" and table["quiet s/it"].nunique() == 1
     assert table["quiet s/it"][0] == pytest.approx(summary["pieces"][0]["train_s"] / 4)

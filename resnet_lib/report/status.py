@@ -8,13 +8,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import pages, paper
+from . import pages
+from .. import paper
+from ..config import PAPER_ITERATIONS, TrainConfig
+from ..data.datasets import CIFAR10_SHA256, JPEG_SHA256
+from ..models.resnet import SHORTCUT_OPTIONS, paper_name, parse_arch, resolve_shortcut
+from ..runs.results import Run, devices_of, list_runs, longest
 from .comparisons import jpeg_cost_table, test_time_cost_table
-from .config import PAPER_ITERATIONS, TrainConfig
-from .datasets import CIFAR10_SHA256, JPEG_SHA256
-from .models import SHORTCUT_OPTIONS, paper_name, parse_arch, resolve_shortcut
-from .report import show_table
-from .results import Run, devices_of, list_runs, longest
+from .views import show_table
 
 
 
@@ -135,9 +136,9 @@ def lesion_medians(results: str | Path) -> dict[str, float]:
     the lesion studies recorded beside the published real-data full-schedule ResNets' runs, shallowest first."""
     import json
 
+    from ..training.hub import cards
+    from ..training.lesion import LESION_FILE
     from .claims import RESOLUTION_BLOCKS, single_rises
-    from .hub import cards
-    from .lesion import LESION_FILE
 
     found = {}
     for card in sorted(cards().values(), key=lambda c: parse_arch(c.arch).depth):
@@ -191,7 +192,7 @@ def show_status_grid(results: str | Path) -> None:
     import matplotlib.pyplot as plt
 
     from .plots import status_grid
-    from .report import save_figure
+    from .views import save_figure
 
     save_figure(status_grid(grid_cells(results), GRID_DEPTHS), "status-grid")
     plt.show()

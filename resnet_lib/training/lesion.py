@@ -26,16 +26,16 @@ from torch.fx.experimental.optimization import fuse
 from tqdm import tqdm
 
 from . import hub
-from .console import progress_stream
-from .errors import ConfigError
+from ..console import progress_stream
+from ..data.pipeline import test_batches, training_mean
+from ..data.sources import load_dataset
+from ..errors import ConfigError
+from ..models.resnet import build_model
+from ..runs.results import Run, write_json
 from .evaluation import evaluate
 from .fastpath import BF16_BY_DEFAULT, native_bf16
-from .models import build_model
-from .pipeline import test_batches, training_mean
 from .provenance import describe_hardware, git_commit
-from .results import Run, write_json
 from .runtime import pick_device
-from .sources import load_dataset
 
 
 class Deleted(nn.Module):

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import paper
+from .. import paper
+from ..config import PAPER_VAL_FRACTION
+from ..models.resnet import KIND_NAMES, paper_name, parse_arch
+from ..runs.results import Run
 from .comparisons import holdout_cost_table
-from .config import PAPER_VAL_FRACTION
-from .models import KIND_NAMES, paper_name, parse_arch
-from .report import how
-from .results import Run
+from .views import how
 
 
 CHANCE_TRAIN_ERROR = 80.0  # % : a net whose final training error is this high never learned (chance is 90%)

@@ -27,10 +27,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..config import PAPER_VAL_FRACTION, SCHEDULES, TrainConfig
+from ..data.sources import identify
+from ..models.resnet import parse_arch, resolve_shortcut
 from .checkpoint import write_error
-from .config import PAPER_VAL_FRACTION, SCHEDULES, TrainConfig
-from .models import parse_arch, resolve_shortcut
-from .sources import identify
 
 RESULTS_DIR = Path("results")
 SMOKE_DIR = RESULTS_DIR / "smoke"  # runs on synthetic data: tries, never part of the record (git-ignored)

@@ -6,8 +6,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .report import short_title
-from .results import Run
+from ..runs.results import Run
+from .views import short_title
 
 FIGURE_WIDTH_IN = 5.2  # 624 px at the 120 dpi figures are saved at: within the book's text column, no scaling down
 
@@ -84,8 +84,8 @@ def figure6(shown: list[Run]):
 def _paper_marks(ax, runs: list[Run]) -> None:
     """The paper's Table 6 test error of each ResNet in `runs`, as a triangle at the panel's right edge in the
     net's colour (the order error_curves gives them)."""
-    from . import paper
-    from .models import parse_arch
+    from .. import paper
+    from ..models.resnet import parse_arch
 
     nets = list(dict.fromkeys(r.config().net_name for r in runs))
     end = max(r.config().iterations for r in runs) / 1e4
@@ -130,7 +130,7 @@ def table6_dots(real: list[Run]):
     """Table 6 as a dot plot: per depth, the paper's number with the band one run of ours falls in from the
     seeds alone (claims.noise_band), the public reimplementations, and ours, one dot per seed (`real`: runs
     on real CIFAR-10 and the full schedule)."""
-    from . import paper
+    from .. import paper
     from .claims import noise_band
 
     depths = [d for d in paper.TABLE6 if d != 1202]

@@ -22,11 +22,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .errors import ConfigError
-from .models import PAPER_ARCHS, build_model, parse_arch
-from .sources import SOURCES
+from ..config import SCHEDULES
+from ..data.sources import SOURCES
+from ..errors import ConfigError
+from ..models.resnet import PAPER_ARCHS, build_model, parse_arch
 
-PUBLISHED_DIR = Path(os.environ.get("RESNET_LIB_PUBLISHED", Path(__file__).resolve().parents[1] / "published"))
+PUBLISHED_DIR = Path(os.environ.get("RESNET_LIB_PUBLISHED", Path(__file__).resolve().parents[2] / "published"))
 MAX_FILE_BYTES = 5 * 2**20
 
 
@@ -129,8 +130,8 @@ def entry_points() -> dict:
         def entry(pretrained: bool = False, shortcut: str | None = None, weights: str | None = None) -> nn.Module:
             return load(arch, pretrained, shortcut, weights)
         entry.__doc__ = (f"{arch} of He et al. (2015). pretrained=True: the published weights in eval mode, those "
-                         f"trained on real CIFAR-10 where published; weights='<name>' picks others (resnet_lib.hub."
-                         f"cards() lists them; inputs through resnet_lib.hub.preprocess('{arch}', weights)).")
+                         f"trained on real CIFAR-10 where published; weights='<name>' picks others (resnet_lib.training.hub."
+                         f"cards() lists them; inputs through resnet_lib.training.hub.preprocess('{arch}', weights)).")
         entry.__name__ = arch.replace("-", "_")
         return entry
 
@@ -144,24 +145,24 @@ def entry_points() -> dict:
 def published_name(config, data_name: str) -> str:
     """The name a run is published under: its architecture, then what sets it apart from the reported models
     (real CIFAR-10, the full schedule, all 50k images, seed 0): 'resnet20', 'resnet20-jpeg', 'plain56-seed2',
-    'resnet20-val0.1', 'plain20-1-8' (1/8 of the schedule)."""
+    'resnet20-val0.1', 'plain20-1-8' (1/8 of the schedule), 'resnet8-synthetic-40it' (40 iterations)."""
     suffix = SOURCES[data_name].published_suffix if data_name in SOURCES else None
     name = config.arch + (f"-{data_name}" if suffix is None else suffix)
     if config.seed:
         name += f"-seed{config.seed}"
     if data_name == "cifar10" and config.val_fraction:
         name += f"-val{config.val_fraction:g}"
-    if not config.full_schedule:
-        name += "-" + config.schedule.replace("/", "-")
+    if not config.full_schedule:  # a fraction of the paper's schedule, or a number of iterations
+        name += "-" + (config.schedule.replace("/", "-") if config.schedule in SCHEDULES else f"{config.iterations}it")
     return name
 
 
 def publish(run_folder: str | Path, name: str | None = None, out: str | Path | None = None, device: str = "auto") -> ModelCard:
     """Publish a finished run: its weights as fp16 with its mean image, and a card whose test error is
     measured from the published file itself (the run's data must be present)."""
-    from . import paper
+    from .. import paper
+    from ..runs.results import Run, pieces_of
     from .evaluation import evaluate
-    from .results import Run, pieces_of
     from .runtime import make_pipeline, pick_device
 
     run = Run(run_folder)
@@ -210,12 +211,12 @@ def test_elsewhere(name: str, source: str, results: str | Path = "results", reco
     user of the weights would: test error (%) and loss (nats), with the data set's identity, the file's
     SHA-256 and where it was measured. `record`: also written, under the data set's name, into
     `results/<run>/tested_elsewhere.json` beside the run the model comes from."""
+    from ..data.pipeline import test_batches
+    from ..data.sources import load_dataset
+    from ..runs.results import Run, write_json
     from .evaluation import evaluate
-    from .pipeline import test_batches
     from .provenance import describe_hardware, git_commit
-    from .results import Run, write_json
     from .runtime import pick_device
-    from .sources import load_dataset
 
     if name not in cards():
         raise ConfigError(f"no published model {name!r}; published: {', '.join(cards()) or 'none yet'}")

@@ -15,10 +15,10 @@ from torch import nn
 from torch.fx.experimental.optimization import fuse
 from torch.nn.utils.fusion import fuse_conv_bn_weights
 
-from .checkpoint import CheckpointError, load_checkpoint, load_weights
-from .config import TrainConfig
-from .models import build_model
-from .results import Run
+from ..config import TrainConfig
+from ..models.resnet import build_model
+from ..runs.checkpoint import CheckpointError, load_checkpoint, load_weights
+from ..runs.results import Run
 from .runtime import make_autocast, make_pipeline, pick_device
 
 

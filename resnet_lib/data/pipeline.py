@@ -22,8 +22,8 @@ from typing import Iterator, Protocol
 import torch
 import torch.nn.functional as F
 
+from ..errors import ConfigError
 from .datasets import ImageDataset
-from .errors import ConfigError
 
 
 def order_seed(seed: int, epoch: int) -> int:

@@ -26,16 +26,16 @@ try:
 except ImportError:  # Python 3.10
     import tomli as tomllib
 
-from . import fastpath
-from .checkpoint import CheckpointError, load_checkpoint
-from .config import TrainConfig, schedule_settings
-from .console import announce
-from .errors import ConfigError
-from .hub import publish
+from ..config import TrainConfig, schedule_settings
+from ..console import announce
+from ..errors import ConfigError
+from ..runs.checkpoint import CheckpointError, load_checkpoint
+from ..runs.results import RESULTS_DIR, Run, find_run
+from ..training import fastpath
+from ..training.hub import publish
+from ..training.runtime import resolve_run
+from ..training.train import estimate_seconds
 from .launch import LocalExecutor
-from .results import RESULTS_DIR, Run, find_run
-from .runtime import resolve_run
-from .train import estimate_seconds
 
 PLAN = Path("campaign.toml")
 WORK_DIR = Path(os.environ.get("RESNET_LIB_WORK", Path.home() / ".cache" / "resnet_lib" / "runs"))

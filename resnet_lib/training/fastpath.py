@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from .config import TrainConfig
+from ..config import TrainConfig
 
 BF16_BY_DEFAULT = True  # the numerics check passed (see above): bf16 within fp32's seed-to-seed spread
 COMPILE_MIN_ITERATIONS = 2000  # shorter CPU runs stay eager: compiling costs about 50 s

@@ -28,17 +28,17 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from . import fastpath
-from .analysis import count_macs, count_params, layer_responses
-from .checkpoint import FORMAT, atomic_save, load_checkpoint
-from .config import TrainConfig
-from .console import announce, progress_stream
-from .errors import ConfigError
+from ..config import TrainConfig
+from ..console import announce, progress_stream
+from ..data.pipeline import Pipeline
+from ..errors import ConfigError
+from ..models.analysis import count_macs, count_params, layer_responses
+from ..models.resnet import build_model
+from ..runs.checkpoint import FORMAT, atomic_save, load_checkpoint
+from ..runs.results import RESULTS_DIR, Run
 from .evaluation import FoldedModel, evaluate
-from .models import build_model
-from .pipeline import Pipeline
 from .processes import StopDecision, TrainingInterrupted, all_reduce, distributed, stop_on_signals
 from .provenance import environment
-from .results import RESULTS_DIR, Run
 from .runtime import ResolvedRun, make_autocast, make_model, make_optimizer, make_pipeline, pick_device, resolve_run
 
 class TrainingDiverged(Exception):

@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import paper
-from .analysis import describe
-from .config import SCHEDULES, TrainConfig
-from .datasets import CIFAR10_SHA256
-from .report import (benchmark_table, error_stats, evaluation_benchmark_table, hardware_name, how, run_table,
-                     short_hardware, show_provenance, show_table, split_name)
-from .results import Run, list_runs
+from .. import paper
+from ..config import SCHEDULES, TrainConfig
+from ..data.datasets import CIFAR10_SHA256
+from ..models.analysis import describe
+from ..runs.results import Run, list_runs
+from .views import (benchmark_table, error_stats, evaluation_benchmark_table, hardware_name, how, run_table,
+                    short_hardware, show_provenance, show_table, split_name)
 
 
 def comparable(runs: list[Run]) -> bool:
@@ -184,7 +184,7 @@ def run_times(results: str | Path) -> pd.DataFrame:
 def show_numerics_check(results: str | Path, arch: str = "resnet20", schedule: str = "1/16") -> None:
     """fp32 against bf16 on the same seeds (the check bf16 must pass before it is a default): final
     errors per run, then the verdict, bf16's mean against fp32's seed-to-seed spread."""
-    from .fastpath import BF16_BY_DEFAULT
+    from ..training.fastpath import BF16_BY_DEFAULT
 
     runs = [r for r in list_runs(results) if r.finished and r.config().arch == arch and r.config().schedule == schedule]
     table = run_table(runs)
@@ -242,8 +242,8 @@ def show_all_runs(results: str | Path) -> None:
 
 def show_unfinished_runs(results: str | Path) -> None:
     """Runs begun here and not finished (no summary.json): where each stopped, and the command that resumes it."""
-    from .checkpoint import CheckpointError, load_checkpoint
-    from .commands import train_command
+    from ..runs.checkpoint import CheckpointError, load_checkpoint
+    from ..runs.commands import train_command
 
     rows = []
     for run in list_runs(results):
@@ -258,10 +258,10 @@ def show_unfinished_runs(results: str | Path) -> None:
 
 
 def show_published() -> None:
-    """The published models' cards (resnet_lib.hub): those trained on real CIFAR-10 beside the paper's test
+    """The published models' cards (training.hub): those trained on real CIFAR-10 beside the paper's test
     error, those trained on the JPEG copy apart (tested on that copy, not comparable with the paper); each with
     its file's SHA-256."""
-    from .hub import cards
+    from ..training.hub import cards
 
     published = list(cards().values())
     if not published:

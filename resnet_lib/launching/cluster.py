@@ -26,11 +26,11 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .config import TrainConfig
-from .errors import ConfigError
+from ..config import TrainConfig
+from ..data.sources import identify_each, locate
+from ..errors import ConfigError
+from ..runs.results import RunBusy, find_run
 from .launch import Outcome
-from .results import RunBusy, find_run
-from .sources import identify_each, locate
 
 
 class TrainJob:
@@ -39,8 +39,8 @@ class TrainJob:
     def __call__(self, config: dict, out: str) -> str:
         import submitit
 
-        from .processes import TrainingInterrupted
-        from .train import train
+        from ..training.processes import TrainingInterrupted
+        from ..training.train import train
 
         env = submitit.JobEnvironment()
         if os.environ.get("SLURM_CPUS_PER_TASK"):  # the cores Slurm gave this task, not all the node's
@@ -137,7 +137,7 @@ def wait(jobs: list, configs: list[TrainConfig], progress: bool = True) -> list[
 
     from tqdm import tqdm
 
-    from .console import progress_stream
+    from ..console import progress_stream
 
     logging.getLogger("submitit").setLevel(logging.ERROR)  # clusters without accounting make sacct fail at every poll
     failed, pending, gone = [], dict(zip(jobs, configs)), {}

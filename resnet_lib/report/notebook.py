@@ -2,7 +2,7 @@
 notebook's parameters, reuse recorded runs and train what is missing, pick the runs a page shows; the
 figures are drawn by `plots`, the tables by `tables` and `status`, the paper's claims worded by `claims`.
 
-    from resnet_lib import notebook as nb
+    from resnet_lib.report import notebook as nb
     req = nb.request(data="auto", schedule="1/8", device="auto", results="results", train_missing=None)
     runs, missing = nb.runs(req, ["plain20", "resnet20"], seeds=[0])
     nb.figure6(req, runs, name="fig6")
@@ -22,23 +22,23 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from . import plots, report
+from . import plots, views
+from ..config import SCHEDULES, TrainConfig, check_setting, schedule_settings
+from ..console import announce, kernel_shutting_down, leave_kernel
+from ..data.datasets import CIFAR10_SHA256, JPEG_SHA256
+from ..data.sources import default_source, identify, locate, recorded
+from ..errors import ConfigError
+from ..models.resnet import parse_shortcut
+from ..runs.results import RESULTS_DIR, SMOKE_DIR, Run, find_run, list_runs, longest
+from ..training.runtime import DEVICES
 from .claims import layer_response_claims, lesion_claims, show_claims, show_layer_response_claims, show_table6_gaps
 from .comparisons import show_jpeg_cost, show_test_time_cost
-from .config import SCHEDULES, TrainConfig, check_setting, schedule_settings
-from .console import announce, kernel_shutting_down, leave_kernel
-from .datasets import CIFAR10_SHA256, JPEG_SHA256
-from .errors import ConfigError
-from .models import parse_shortcut
-from .report import run_table, save_figure, show_table
-from .results import RESULTS_DIR, SMOKE_DIR, Run, find_run, list_runs, longest
-from .runtime import DEVICES
-from .sources import default_source, identify, locate, recorded
 from .status import show_status, show_status_grid, show_verdict
 from .tables import (run_times, show_all_runs, show_architectures, show_benchmarks, show_evaluation_benchmarks,
                      show_identity_mappings, show_layer_response_stats, show_numerics_check, show_parameters,
                      show_published, show_run_times, show_runs, show_shortcut_stats, show_table3, show_table6,
                      show_unfinished_runs)
+from .views import run_table, save_figure, show_table
 
 
 __all__ = [  # what the notebooks call: defined here, or handed on from the modules that make them
@@ -123,7 +123,7 @@ def check_parameters() -> None:
 def enter_project_root() -> None:
     """Check the notebook's parameters (`check_parameters`), then chdir to the project root."""
     check_parameters()
-    report.enter_project_root()
+    views.enter_project_root()
 
 
 @_loud
@@ -170,9 +170,9 @@ def runs(req: Request, archs: list[str], seeds: list[int], shortcuts: list[str |
     """(finished runs, configs still missing) of `archs` x `shortcuts` x `seeds`: recorded ones reused,
     the others trained or resumed when `req.train_missing`. A Ctrl-C, however often and whenever it comes,
     ends with the run in training checkpointed and the terminal told where (`_stop_training`)."""
-    from .processes import TrainingInterrupted, stop_on_signals
-    from .runtime import pick_device
-    from .train import estimate_seconds, train
+    from ..training.processes import TrainingInterrupted, stop_on_signals
+    from ..training.runtime import pick_device
+    from ..training.train import estimate_seconds, train
 
     data_sha256 = identify(req.source)[1]  # once, not once per config
     configs = [TrainConfig(arch=arch, seed=seed, shortcut=shortcut, data=req.source, data_sha256=data_sha256,
@@ -207,7 +207,7 @@ def runs(req: Request, archs: list[str], seeds: list[int], shortcuts: list[str |
 
 def _saved_so_far(config: TrainConfig, results: Path) -> str:
     """What an interrupted notebook leaves of `config`: its checkpoint's iteration, or that nothing was trained."""
-    from .checkpoint import CheckpointError, load_checkpoint
+    from ..runs.checkpoint import CheckpointError, load_checkpoint
 
     unfinished = find_run(config, results, finished=False)
     try:
@@ -271,7 +271,7 @@ def _longest_recorded(req: Request, archs: list[str], below: int | None = None, 
 
 def show_missing(req: Request, missing: list[TrainConfig]) -> None:
     """Configurations not yet recorded, with the commands that record them."""
-    report.show_missing(missing, req.results)
+    views.show_missing(missing, req.results)
 
 
 def show_page_summary(req: Request, archs: list[str], found: list[Run]) -> None:
@@ -329,8 +329,8 @@ def lesion_studies(req: Request, models: list[str], draws: int = 5) -> tuple[dic
     any: its label names its schedule."""
     import json
 
-    from .hub import cards
-    from .lesion import LESION_FILE, study_weights
+    from ..training.hub import cards
+    from ..training.lesion import LESION_FILE, study_weights
 
     studies, missing = {}, []
     for name in models:

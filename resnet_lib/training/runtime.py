@@ -14,14 +14,14 @@ import torch
 import torch.distributed as dist
 
 from . import fastpath
-from .config import TrainConfig
-from .datasets import ImageDataset
-from .errors import ConfigError
-from .imagenet import ImageFolderPipeline
-from .models import build_model
-from .pipeline import CifarPipeline, Pipeline
-from .results import Run
-from .sources import IN_MEMORY_MAX_SIDE, identify, load_dataset, streams_from_disk
+from ..config import TrainConfig
+from ..data.datasets import ImageDataset
+from ..data.imagenet import ImageFolderPipeline
+from ..data.pipeline import CifarPipeline, Pipeline
+from ..data.sources import IN_MEMORY_MAX_SIDE, identify, load_dataset, streams_from_disk
+from ..errors import ConfigError
+from ..models.resnet import build_model
+from ..runs.results import Run
 
 
 DEVICES = ("auto", "cpu", "cuda")  # what --device and a notebook's `device` take

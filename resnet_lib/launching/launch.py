@@ -23,14 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Protocol
 
-from .commands import train_command
-from .config import TrainConfig
-from .console import announce
-from .fastpath import threads_per_run
-from .processes import stop_on_signals
-from .results import Run
-from .runtime import pick_device, resolve_run
-from .sources import identify_each
+from ..config import TrainConfig
+from ..console import announce
+from ..data.sources import identify_each
+from ..runs.commands import train_command
+from ..runs.results import Run
+from ..training.fastpath import threads_per_run
+from ..training.processes import stop_on_signals
+from ..training.runtime import pick_device, resolve_run
 
 if TYPE_CHECKING:
     import argparse

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .commands import EXECUTORS, sweep_commands
-from .config import PAPER_ITERATIONS, TrainConfig
-from .console import tell_terminal
-from .results import RESULTS_DIR, Run, devices_of, pieces_of
+from ..config import PAPER_ITERATIONS, TrainConfig
+from ..console import tell_terminal
+from ..runs.commands import EXECUTORS, sweep_commands
+from ..runs.results import RESULTS_DIR, Run, devices_of, pieces_of
 
 FIGURES_DIR = Path("figures")
 
@@ -21,7 +21,7 @@ def enter_project_root() -> None:
     """chdir to the repository root (the folder holding resnet_lib/ and results/), wherever the
     notebook was started from (papermill from the root, nbval or Jupyter from notebooks/). Returns
     nothing, so that a notebook cell ending with it shows nothing."""
-    for folder in [Path.cwd(), *Path.cwd().parents, Path(__file__).resolve().parents[1]]:
+    for folder in [Path.cwd(), *Path.cwd().parents, Path(__file__).resolve().parents[2]]:
         if (folder / "resnet_lib").is_dir() and (folder / "pyproject.toml").exists():
             os.chdir(folder)
             return

@@ -23,7 +23,7 @@ from torchvision.transforms import functional as TF
 
 from .datasets import tree_folders, tree_identity
 
-from .errors import ConfigError
+from ..errors import ConfigError
 from .pipeline import augment_seed, order_seed, split_indices
 
 MEAN = (0.485, 0.456, 0.406)  # ImageNet per-channel mean, [0, 1] units (mean subtraction only, as in the paper)

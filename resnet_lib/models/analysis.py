@@ -8,8 +8,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from .errors import ConfigError
-from .models import ArchSpec, build_model, parse_arch, resolve_shortcut
+from ..errors import ConfigError
+from .resnet import ArchSpec, build_model, parse_arch, resolve_shortcut
 
 
 def count_params(model: nn.Module) -> int:

@@ -10,8 +10,8 @@ import shlex
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .config import SCHEDULES, TrainConfig, cli_fields
-from .errors import ConfigError
+from ..config import SCHEDULES, TrainConfig, cli_fields
+from ..errors import ConfigError
 from .results import RESULTS_DIR
 
 
@@ -34,8 +34,8 @@ class ExecutorEntry:
 
 
 EXECUTORS = {  # --executor NAME -> its entry; adding an executor is its class and one line here
-    "local": ExecutorEntry("resnet_lib.launch:LocalExecutor", "train here, --concurrent at a time (default)"),
-    "slurm": ExecutorEntry("resnet_lib.cluster:SlurmExecutor", "one job per run, as a job array", "on a Slurm cluster",
+    "local": ExecutorEntry("resnet_lib.launching.launch:LocalExecutor", "train here, --concurrent at a time (default)"),
+    "slurm": ExecutorEntry("resnet_lib.launching.cluster:SlurmExecutor", "one job per run, as a job array", "on a Slurm cluster",
                            "--executor slurm --wait"),
 }
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import report
-from .config import TrainConfig
-from .datasets import CIFAR10_SHA256, JPEG_SHA256
-from .report import show_table
-from .results import Run, list_runs
+from . import views
+from ..config import TrainConfig
+from ..data.datasets import CIFAR10_SHA256, JPEG_SHA256
+from ..runs.results import Run, list_runs
+from .views import show_table
 
 
 def jpeg_cost_table(results: str | Path) -> pd.DataFrame:
@@ -47,7 +47,7 @@ def test_time_cost_table(results: str | Path) -> pd.DataFrame:
     (`hub.test_elsewhere`, recorded beside its run): its test error on each test set (%), what the JPEG test
     images cost, and beside it the training-side cost of the same net on the same schedule (JPEG copy minus real,
     both trained and tested on their own copy; `jpeg_cost_table`), if recorded."""
-    from .hub import TESTED_ELSEWHERE, cards
+    from ..training.hub import TESTED_ELSEWHERE, cards
 
     training_side = {(p["net"], p["schedule"], p["seed"]): p for p in jpeg_cost_table(results).to_dict("records")}
     rows = []
@@ -72,7 +72,7 @@ def show_test_time_cost(results: str | Path) -> None:
     """`test_time_cost_table`, and the commands that measure the published real-data models it lacks."""
     from IPython.display import Markdown, display
 
-    from .hub import cards
+    from ..training.hub import cards
 
     table = test_time_cost_table(results)
     show_table(table) if not table.empty else print("none measured yet")
@@ -109,8 +109,8 @@ def _key_but(config: TrainConfig, *left_out: str) -> str:
 
 
 def _trained_on(run: Run) -> str:
-    """'all 50k' or '45k (5k held out)': the images `run` trained on (`report.split_name`, short)."""
-    return report.split_name(run.config().val_fraction, run.summary()["data"]["train_size"], short=True)
+    """'all 50k' or '45k (5k held out)': the images `run` trained on (`views.split_name`, short)."""
+    return views.split_name(run.config().val_fraction, run.summary()["data"]["train_size"], short=True)
 
 
 def seed_spread_table(results: str | Path) -> pd.DataFrame:
@@ -164,4 +164,4 @@ def show_jpeg_cost(results: str | Path) -> None:
                 (config.net_name, config.schedule, config.seed) not in paired:
             waiting.append(replace(config, data="cifar10", data_sha256=CIFAR10_SHA256, channels_last=None, compile=None))
     display(Markdown("**JPEG-copy runs on the full schedule still without their same-recipe real-data twin:**"))
-    report.show_missing(waiting, results)
+    views.show_missing(waiting, results)

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 SHORTCUT_OPTIONS = ("A", "B", "C")
 IMAGENET_LAYERS = {  # depth -> (block kind, blocks per stage), Table 1

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from .config import TrainConfig
+from ..config import TrainConfig
 from .fastpath import describe_hardware
 
 
@@ -65,7 +65,7 @@ def git_commit() -> str | None:
     """The code's commit (RESNET_LIB_COMMIT overrides, for copies without .git), '+dirty' if modified."""
     if os.environ.get("RESNET_LIB_COMMIT"):
         return os.environ["RESNET_LIB_COMMIT"]
-    repo = Path(__file__).resolve().parent.parent
+    repo = Path(__file__).resolve().parents[2]
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo, capture_output=True,

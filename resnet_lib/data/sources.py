@@ -19,13 +19,13 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ..errors import ConfigError
 from .datasets import (CIFAR10_CLASSES, CIFAR10_SHA256, JPEG_ARCHIVE_SHA256, JPEG_SHA256, KNOWN_DATASETS, ImageDataset,
                        read_cifar_pickles, read_image_folder, synthetic_dataset, tree_identity)
-from .errors import ConfigError
 
 DATA_DIR = Path(os.environ.get("RESNET_LIB_DATA", "data"))
 CACHE_DIR = Path(os.environ.get("RESNET_LIB_CACHE", Path.home() / ".cache" / "resnet_lib"))  # decoded data sets
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # beside the project (its README)
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"  # beside the project (its README)
 LOSSLESS_ARCHIVE = Path(os.environ.get("RESNET_LIB_LOSSLESS_ARCHIVE", SHARED_DATA / "cifar10-lossless.npz"))
 LOSSLESS_ARCHIVE_SHA256 = "e9451d4bff5097b86cbdad82b688ff962f3336655236dfca577f1ef766775f38"
 # The JPEG copy of CIFAR-10 beside the project: data source "cifar10-jpeg", extracted from its archive
