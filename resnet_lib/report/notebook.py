@@ -238,7 +238,7 @@ def shorter_runs(req: Request, archs: list[str], shown: list[Run], shortcuts: li
     """The recorded runs of `archs` x `shortcuts` on the longest schedule shorter than that of `shown` (or
     than the one requested, if none is shown), shown in a figure or table of their own: none mixes schedules."""
     below = min(r.config().iterations for r in shown) if shown else req.schedule["iterations"]
-    return _longest_recorded(req, archs, below=below, shortcuts=shortcuts)
+    return _longest_recorded(req, archs, below=below, shortcuts=shortcuts, fuller=True)
 
 
 def copy_runs(req: Request, archs: list[str], shown: list[Run], shortcuts: list[str | None] = (None,)) -> list[Run]:
@@ -253,16 +253,19 @@ def copy_runs(req: Request, archs: list[str], shown: list[Run], shortcuts: list[
     return [r for r in found if r.config().iterations == iterations]
 
 
-def _longest_recorded(req: Request, archs: list[str], below: int | None = None, shortcuts: list[str | None] = (None,)
-                      ) -> list[Run]:
+def _longest_recorded(req: Request, archs: list[str], below: int | None = None, shortcuts: list[str | None] = (None,),
+                      fuller: bool = False) -> list[Run]:
     """Finished runs of `archs` x `shortcuts` on `req`'s data with the most iterations (fewer than `below`,
-    if given), in the order of `archs`, then of the options; where another of `req.sources()` (the JPEG copy,
-    for real CIFAR-10) holds more of those nets, its runs instead: one source per figure, the fuller one."""
+    if given), in the order of `archs`, then of the options; where none is recorded on that data, those of the
+    next of `req.sources()` (real CIFAR-10's runs, else the JPEG copy's). With `fuller` (shorter schedules,
+    shown apart), the source holding more of those nets, real CIFAR-10 on a tie: one source per figure."""
     recorded, best = list_runs(req.results), []
     for source in req.sources():
         data_sha256 = identify(source)[1]
         found = longest([r for r in recorded if r.config().data_sha256 == data_sha256], archs, shortcuts, below=below,
                         val_fraction=req.val_fraction)
+        if found and not fuller:
+            return found
         if len({(r.config().arch, r.config().shortcut) for r in found}) > len({(r.config().arch, r.config().shortcut)
                                                                                for r in best}):
             best = found
@@ -282,7 +285,7 @@ def show_page_summary(req: Request, archs: list[str], found: list[Run]) -> None:
     names = {arch: TrainConfig(arch=arch).net_name for arch in archs}
     asked = {r.config().arch for r in found}
     shorter = {r.config().arch for r in _longest_recorded(req, [a for a in archs if a not in asked],
-                                                          below=req.schedule["iterations"])}
+                                                          below=req.schedule["iterations"], fuller=True)}
     parts = [f"{label}: {', '.join(names[a] for a in archs if a in group)}" for label, group in (
         ("recorded on this schedule", asked), ("only on a shorter schedule", shorter),
         ("not yet recorded", set(archs) - asked - shorter)) if group]
