@@ -12,13 +12,13 @@ import sys
 from pathlib import Path
 
 from .config import SCHEDULES, TrainConfig, cli_fields, schedule_settings
-from .data.sources import load_dataset, recorded
+from .data.sources import load_dataset
 from .errors import ConfigError
 from .models.analysis import describe
 from .models.resnet import PAPER_ARCHS, parse_arch, parse_shortcut
 from .runs.checkpoint import CheckpointError, RecordWriteError
 from .runs.commands import EXECUTORS, executor_entry
-from .runs.results import RESULTS_DIR, SMOKE_DIR, RecordError, RunBusy
+from .runs.results import RESULTS_DIR, RecordError, RunBusy, results_root
 from .training.runtime import DEVICES
 
 class _Parser(argparse.ArgumentParser):
@@ -58,8 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("train", help="train with the paper's recipe (CIFAR nets; ImageNet nets on an ImageFolder tree)")
     _add_config_options(p, required=("arch",))
     p.add_argument("--configs", help="instead of the options above: a JSON file listing configurations (TrainConfig "
-                   "fields) to train together in one process, stepped in turn, each its own run (what a sweep's "
-                   "--together starts)")
+                   "fields) to train together in one process, stepped in turn, each its own run; or runs a sweep or "
+                   "the campaign resolved (how they start their processes)")
     _add_execution_options(p)
     p.add_argument("--resume", action="store_true", help="continue an unfinished run of the same experiment")
     p.add_argument("--stop-at", type=_positive_int, help="checkpoint and stop at this iteration (resume later)")
@@ -165,11 +165,6 @@ def _config(args, **fixed) -> TrainConfig:
     return TrainConfig(**{**values, **fixed})
 
 
-def _out(args, data: str | None) -> str:
-    """Where runs are recorded: --out, else results/ (results/smoke/ for runs on synthetic data)."""
-    return args.out or str(RESULTS_DIR if recorded(data) else SMOKE_DIR)
-
-
 def _list(kind):
     def parse(value: str) -> list:
         try:
@@ -188,24 +183,24 @@ def _milestones(value: str) -> tuple[int, ...]:
 
 def _train(args) -> int:
     from .training.processes import TrainingInterrupted
-    from .training.train import TrainingDiverged, train, train_group
+    from .training.runtime import runs_from_file
+    from .training.train import TrainingDiverged, train_group
 
     if args.configs is None and args.arch is None:
         raise ConfigError("--arch is required (or --configs, a JSON list of configurations to train together)")
-    configs = [_config(args)] if args.configs is None else _configs_file(args.configs)
+    runs = [_config(args)] if args.configs is None else runs_from_file(args.configs)
     if args.download:
-        load_dataset(configs[0].data, download=True)
-    options = dict(out_dir=_out(args, configs[0].data), device=args.device, resume=args.resume, stop_at=args.stop_at,
-                   time_limit=args.time_limit, progress=not args.no_progress, runs_at_once=args.runs_at_once)
+        load_dataset(runs[0].data, download=True)
     try:
-        runs = [train(configs[0], **options)] if args.configs is None else train_group(configs, **options)
+        folders = train_group(runs, out_dir=args.out, device=args.device, resume=args.resume, stop_at=args.stop_at,
+                              time_limit=args.time_limit, progress=not args.no_progress, runs_at_once=args.runs_at_once)
     except TrainingInterrupted as stop:
         print(f"interrupted: {stop}", file=sys.stderr)
         return 130
     except TrainingDiverged as error:
         print(f"diverged: {error}", file=sys.stderr)
         return 1
-    for run in runs:
+    for run in folders:
         if not run.finished:
             print(f"stopped early; checkpoint in {run.path}; continue with the same command and --resume")
             continue
@@ -216,17 +211,6 @@ def _train(args) -> int:
     return 0
 
 
-def _configs_file(path: str) -> list[TrainConfig]:
-    """The configurations listed in a JSON file (a list of TrainConfig dicts), or ConfigError saying what is wrong."""
-    try:
-        listed = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as error:
-        raise ConfigError(f"--configs {path}: not a readable JSON file ({error})") from None
-    if not isinstance(listed, list) or not listed or not all(isinstance(c, dict) for c in listed):
-        raise ConfigError(f"--configs {path}: expected a JSON list of configurations (objects of TrainConfig fields)")
-    return [TrainConfig.from_dict(c) for c in listed]
-
-
 def _sweep(args) -> int:
     configs = [_config(args, arch=arch, shortcut=shortcut if parse_arch(arch).residual else None, seed=seed)
                for arch in args.archs for shortcut in (args.shortcuts or [None]) for seed in args.seeds]
@@ -235,7 +219,7 @@ def _sweep(args) -> int:
     if args.download:
         load_dataset(data, download=True)
     executor = executor_entry(args.executor).load().from_args(args)
-    return executor.report(executor.run(configs, _out(args, data), args.time_limit))
+    return executor.report(executor.run(configs, args.out or results_root(data), args.time_limit))
 
 
 def _campaign(args) -> int:

@@ -11,7 +11,9 @@ import torch
 from resnet_lib.config import TrainConfig
 from resnet_lib.launching.launch import LocalExecutor
 from resnet_lib.report.views import benchmark_table, evaluation_benchmark_table
+from resnet_lib.runs.results import Run
 from resnet_lib.training import fastpath
+from resnet_lib.training.runtime import ResolvedRun, resolve_run
 from resnet_lib.training.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,6 +54,20 @@ def test_a_sweep_of_runs_trained_together_records_each_as_its_own_run(tmp_path):
         [(c.arch, c.seed, True) for c in configs]
     assert [run.summary()["environment"]["runs_at_once"] for run, _ in done] == [3, 3, 3]
     assert done[2][0].metrics().drop(columns="elapsed_s").equals(alone.metrics().drop(columns="elapsed_s"))
+
+
+def test_a_run_resolved_by_a_parent_trains_in_the_child_as_resolved_and_changed_data_is_refused(tmp_path, cli):
+    resolved = resolve_run(replace(TINY, precision="auto"), tmp_path / "elsewhere", torch.device("cpu"))
+    assert ResolvedRun.from_dict(json.loads(json.dumps(resolved.to_dict()))) == resolved
+    listed = tmp_path / "runs.json"
+    listed.write_text(json.dumps([resolved.to_dict()]))
+    code, out, err = cli("train", "--configs", str(listed), "--device", "cpu", "--no-progress")
+    assert code == 0 and resolved.folder.finished and str(resolved.folder.path) in out  # its folder, not results/smoke
+    assert resolved.folder.config() == resolved.config  # its precision and layout as the parent decided them
+    changed = replace(resolved, config=replace(resolved.config, data_sha256="0" * 64), folder=Run(tmp_path / "other"))
+    listed.write_text(json.dumps([changed.to_dict()]))
+    code, out, err = cli("train", "--configs", str(listed), "--device", "cpu", "--no-progress")
+    assert code == 2 and "is not the data" in err and len(err.strip().splitlines()) == 1
 
 
 def test_sweep_past_its_deadline_leaves_runs_for_the_next_call(tmp_path):

@@ -131,7 +131,7 @@ def test_ctrl_c_under_papermill_ends_with_where_the_checkpoint_is_also_after_a_r
     assert saved >= 50
 
     terminal = _interrupt_when(_start_fig6(tmp_path, results), results, past=saved + 50, kernel_too=True)
-    assert f"resuming plain8-" in terminal and f"at iteration {saved} of 1500" in terminal
+    assert "resuming plain8-" in terminal and f"at iteration {saved} of 1500" in terminal
     assert "checkpoint saved in " + str(results / "plain8-") in _last_words(terminal), terminal[-3000:]
     assert _checkpoint_iteration(results) > saved + 50  # the training after the resume is kept
 

@@ -238,7 +238,7 @@ def test_a_campaign_trains_its_plan_in_order_stops_on_sigterm_and_skips_what_is_
     lines += campaign.stdout.readlines()
     assert campaign.wait(timeout=120) == 0, "".join(lines)
     output = "".join(lines)
-    assert "campaign: stopped on SIGTERM" in output and "--arch resnet14" not in output, output
+    assert "campaign: stopped on SIGTERM" in output and "training resnet14" not in output, output
     assert [p.parent.name.split("-")[0] for p in (tmp_path / "results").glob("*/summary.json")] == ["resnet8"]
 
     done = subprocess.run(args, capture_output=True, text=True, timeout=600)  # continues: plain8 (resumed), resnet14
@@ -262,10 +262,10 @@ def test_a_campaign_finishes_begun_runs_first_and_trains_two_at_once_each_on_its
     done = subprocess.run(args, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0 and "the 1 begun first" in done.stdout, done.stdout[-2000:] + done.stderr[-2000:]
     assert "resume at 10," in done.stdout and done.stdout.count("campaign: recorded") == 2  # where its checkpoint is
-    started = [line.split("--arch ")[1].split()[0] for line in done.stdout.splitlines() if line.startswith("campaign: python")]
+    started = [line.split()[2].split("-")[0] for line in done.stdout.splitlines() if line.startswith("campaign: training")]
     assert started == ["plain8", "resnet8"]
-    events = [line.split(":")[1].split()[0] for line in done.stdout.splitlines() if line.startswith("campaign: ")]
-    assert events[events.index("python"):][:3] == ["python", "python", "recorded"]  # both started before either ended
+    events = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("campaign: ")]
+    assert events[events.index("training"):][:3] == ["training", "training", "recorded"]  # both started before either ended
     for summary in (tmp_path / "results").glob("*/summary.json"):  # standard JSON: no validation error is null
         strict = json.loads(summary.read_text(), parse_constant=lambda name: pytest.fail(f"{name} in {summary}"))
         assert strict["final"]["val_error"] is None and strict["final"]["test_error"] > 0

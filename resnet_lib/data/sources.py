@@ -234,24 +234,26 @@ def _write_cache(cache: Path, dataset: ImageDataset) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def identify(source: str) -> tuple[str, str]:
+def identify(source: str, loaded: dict[str, ImageDataset] | None = None) -> tuple[str, str]:
     """(name, SHA-256 of decoded pixels and labels) of `source`, without decoding it where it is known: a named
     source of fixed content (CIFAR-10, whichever file holds it: loading it checks the hash; the JPEG copy) by
     its hash; a tree streamed from disk by its file list (`tree_identity`); other sources are loaded (from the
-    decode cache when there)."""
+    decode cache when there), into `loaded` (data sets by source) when given, where a pipeline finds them."""
     named = SOURCES.get(str(source))
     if named is not None and named.sha256:
         return str(source), named.sha256
     if streams_from_disk(source):
         identity = tree_identity(Path(source))
         return identity["name"], identity["sha256"]
-    dataset = load_dataset(source)
-    return dataset.name, dataset.sha256
+    loaded = {} if loaded is None else loaded
+    if source not in loaded:
+        loaded[source] = load_dataset(source)
+    return loaded[source].name, loaded[source].sha256
 
 
-def identify_each(sources) -> dict[str, tuple[str, str]]:
+def identify_each(sources, loaded: dict[str, ImageDataset] | None = None) -> dict[str, tuple[str, str]]:
     """{source: (name, SHA-256)} for the distinct `sources`, each identified once (`identify`)."""
-    return {source: identify(source) for source in dict.fromkeys(sources)}
+    return {source: identify(source, loaded) for source in dict.fromkeys(sources)}
 
 
 def load_dataset(source: str, download: bool = False) -> ImageDataset:

@@ -33,7 +33,7 @@ from ..runs.checkpoint import CheckpointError, load_checkpoint
 from ..runs.results import RESULTS_DIR, Run, find_run
 from ..training import fastpath
 from ..training.hub import publish
-from ..training.runtime import resolve_run
+from ..training.runtime import ResolvedRun, resolve_run
 from ..training.train import estimate_seconds
 from .launch import LocalExecutor
 
@@ -113,7 +113,7 @@ def _resumes_at(run: Run) -> int:
         return 0
 
 
-def _announce_plan(steps: list[Step], results, work: Path, device: torch.device) -> list[TrainConfig]:
+def _announce_plan(steps: list[Step], results, work: Path, device: torch.device) -> list[ResolvedRun]:
     """Print each run's state and the time expected for what remains; return the runs to train: those
     begun (a checkpoint in `work`) first, then the others, each in the plan's order."""
     todo, begun, total, step_seconds = [], [], 0.0, {}
@@ -140,9 +140,9 @@ def _announce_plan(steps: list[Step], results, work: Path, device: torch.device)
             seconds = step_seconds[net] * (config.iterations - done) * 1.1  # + evaluations
             total += seconds
             announce(f"{label}: {'resume at ' + str(done) if done else 'to train'}, about {seconds / 3600:.1f} h")
-            todo.append(resolved)
+            todo.append(run)
             if run.folder.checkpoint_file.exists():
-                begun.append(resolved)
+                begun.append(run)
     announce(f"campaign: {len(todo)} runs to train, about {total / 3600:.1f} h on this machine if trained one at a time"
              + (f"; the {len(begun)} begun first" if begun else ""))
     return [c for c in todo if c in begun] + [c for c in todo if c not in begun]  # no checkpoints piling up

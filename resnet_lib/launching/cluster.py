@@ -30,6 +30,7 @@ from ..config import TrainConfig
 from ..data.sources import identify_each, locate
 from ..errors import ConfigError
 from ..runs.results import RunBusy, find_run
+from ..training.runtime import ResolvedRun
 from .launch import Outcome
 
 
@@ -191,6 +192,7 @@ class SlurmExecutor:
 
     def run(self, configs: list[TrainConfig], out_dir: str | Path, time_limit: float | None = None,
             on_finished=None) -> list[Outcome]:
+        configs = [c.config if isinstance(c, ResolvedRun) else c for c in configs]  # resolved again for the node's device
         identities = identify_each(c.data for c in configs)
         configs = [replace(c, data_sha256=c.data_sha256 or identities[c.data][1]) for c in configs]  # checked again on the node
         recorded = [find_run(config, out_dir) is not None for config in configs]

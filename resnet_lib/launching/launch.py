@@ -25,12 +25,10 @@ from typing import TYPE_CHECKING, Callable, Protocol
 
 from ..config import TrainConfig
 from ..console import announce
-from ..data.sources import identify_each
-from ..runs.commands import train_command
 from ..runs.results import Run
 from ..training.fastpath import threads_per_run
 from ..training.processes import stop_on_signals
-from ..training.runtime import pick_device, resolve_run
+from ..training.runtime import ResolvedRun, pick_device, resolve_runs
 
 if TYPE_CHECKING:
     import argparse
@@ -62,9 +60,10 @@ class Executor(Protocol):
     def report(self, outcomes: list[Outcome]) -> int:
         """Say how a sweep's runs ended (one line each to stdout or stderr); the sweep's exit status."""
 
-    def run(self, configs: list[TrainConfig], out_dir: str | Path, time_limit: float | None = None,
+    def run(self, configs: list[TrainConfig | ResolvedRun], out_dir: str | Path, time_limit: float | None = None,
             on_finished: Callable[[Run], None] | None = None) -> list[Outcome]:
-        """Train `configs` into `out_dir`, in their order, and return their outcomes in that order.
+        """Train `configs` into `out_dir`, in their order, and return their outcomes in that order (a ResolvedRun,
+        the campaign's, is trained as resolved).
         `on_finished(run)` is called for each run as it finishes; at `time_limit` seconds (or on a signal)
         what trains checkpoints and stops, and the same call later continues it."""
 
@@ -73,11 +72,11 @@ class LocalExecutor:
     """Training processes on this machine: `concurrent` at a time, `together` runs in each (train.train_group:
     stepped in turn, a CUDA stream each). On CPU each process has 1/concurrent of the cores, whatever runs
     beside it: a run's arithmetic depends on its thread count, so the same sweep gives the same numbers.
-    Each runs a command of the CLI, announced before it starts (`python -m resnet_lib train ... --resume`;
-    `train --configs FILE` for a group).
+    Each runs a command of the CLI, announced before it starts (`python -m resnet_lib train --configs FILE
+    --resume ...`).
 
-    Each run is resolved once, here, for the device (runtime.resolve_run): its process trains that
-    configuration and its folder is where the outcome is read. With a time limit no process starts with
+    Each run is resolved once, here, for the device (runtime.resolve_runs), unless it comes resolved: its
+    process is handed that object's JSON and trains it as it is, and its folder is where the outcome is read. With a time limit no process starts with
     less than `min_piece_s` left, and each stops STOP_MARGIN_S before it. A SIGTERM is passed on to the
     processes (a terminal's Ctrl-C reaches them itself); after either, no further process starts.
     """
@@ -102,12 +101,11 @@ class LocalExecutor:
             print(f"{'finished' if outcome.finished else 'unfinished (rerun to continue)'}: {where}")
         return 0
 
-    def run(self, configs: list[TrainConfig], out_dir: str | Path, time_limit: float | None = None,
+    def run(self, configs: list[TrainConfig | ResolvedRun], out_dir: str | Path, time_limit: float | None = None,
             on_finished: Callable[[Run], None] | None = None) -> list[Outcome]:
         deadline = None if time_limit is None else time.time() + time_limit
         device = pick_device(self.device)
-        identities = identify_each(c.data for c in configs)
-        resolved = [resolve_run(config, out_dir, device, identities[config.data]) for config in configs]
+        resolved = resolve_runs(configs, out_dir, device)
         outcomes = {r.folder: Outcome(r.config, r.folder, True) if r.folder.finished else Outcome(r.config, None, False)
                     for r in resolved}  # a recorded run is not trained again
         todo = list({r.folder: r for r in resolved if not r.folder.finished}.values())
@@ -129,8 +127,9 @@ class LocalExecutor:
                     group = groups.pop(0)
                     starting = [group] + groups[:self.concurrent - len(running) - 1]  # with the next that start meanwhile
                     runs_at_once = sum(map(len, running.values())) + sum(map(len, starting))
-                    command = self._command(group, out_dir, device.type, runs_at_once, remaining, Path(folder))
-                    announce(f"{self.label}: {shlex.join(['python'] + command[1:])}")
+                    command = self._command(group, device.type, runs_at_once, remaining, Path(folder))
+                    announce(f"{self.label}: training {', '.join(run.folder.path.name for run in group)} in {out_dir}: "
+                             f"{shlex.join(['python'] + command[1:])}")
                     threads = threads_per_run(self.concurrent) if device.type == "cpu" else None  # the same for every run
                     running[_start(command, threads, stop)] = group
                 if not running:
@@ -151,17 +150,12 @@ class LocalExecutor:
                          f"and resumes next time")
         return [outcomes[r.folder] for r in resolved]
 
-    def _command(self, group: list, out_dir, device: str, runs_at_once: int, remaining: float | None,
-                 folder: Path) -> list[str]:
-        """The CLI command that trains `group` (resolved runs): `train` with its options, or `train --configs`."""
-        if len(group) == 1:
-            command = shlex.split(train_command(group[0].config, out_dir))[1:]
-            command += [] if "--out" in command else ["--out", str(out_dir)]
-        else:
-            listed = folder / f"group-{group[0].folder.path.name}.json"
-            listed.write_text(json.dumps([run.config.to_dict() for run in group]))
-            command = ["-m", "resnet_lib", "train", "--configs", str(listed), "--out", str(out_dir)]
-        command += ["--resume", "--device", device, "--no-progress", "--runs-at-once", str(runs_at_once)]
+    def _command(self, group: list, device: str, runs_at_once: int, remaining: float | None, folder: Path) -> list[str]:
+        """The CLI command that trains `group` (resolved runs, handed over as their JSON): `train --configs`."""
+        listed = folder / f"group-{group[0].folder.path.name}.json"
+        listed.write_text(json.dumps([run.to_dict() for run in group]))
+        command = ["-m", "resnet_lib", "train", "--configs", str(listed), "--resume", "--device", device, "--no-progress",
+                   "--runs-at-once", str(runs_at_once)]
         if remaining is not None:
             command += ["--time-limit", f"{max(remaining - STOP_MARGIN_S, 1):.0f}"]
         return [sys.executable] + command

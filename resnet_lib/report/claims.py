@@ -55,7 +55,7 @@ def figure6_claims(shown: list[Run]) -> list[str]:
             verdict = (f"{verdict} for the nets that trained" if len(trained) > 1 else "not shown: too few nets trained") + (
                 f". {names} did not train at all: {'its' if len(chance) == 1 else 'their'} training error stayed at "
                 f"chance (90% for ten classes), so {'it says' if len(chance) == 1 else 'they say'} nothing of degradation"
-                + (f"; the paper's plain-110 trains, if badly (its error stays above 60%)" if kind == "plain" and 110 in chance
+                + ("; the paper's plain-110 trains, if badly (its error stays above 60%)" if kind == "plain" and 110 in chance
                    else ""))
         metric_name = "training error" if metric == "train_error" else "test error"
         lines.append(f"- *The paper: {claim}.* Final {metric_name}: {pairs}: {verdict}.")

@@ -28,7 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..config import PAPER_VAL_FRACTION, SCHEDULES, TrainConfig
-from ..data.sources import identify
+from ..data.sources import identify, recorded
 from ..models.resnet import parse_arch, resolve_shortcut
 from .checkpoint import write_error
 
@@ -232,6 +232,11 @@ def _finite(obj):
     if isinstance(obj, (list, tuple)):
         return [_finite(value) for value in obj]
     return obj
+
+
+def results_root(source: str) -> Path:
+    """Where runs on `source` are recorded unless told otherwise: results/, or results/smoke/ for synthetic data."""
+    return RESULTS_DIR if recorded(source) else SMOKE_DIR
 
 
 def find_run(config: TrainConfig, root: str | Path = RESULTS_DIR, finished: bool = True) -> Run | None:

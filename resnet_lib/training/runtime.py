@@ -1,12 +1,13 @@
-"""What a run is built from on a device: the run resolved for it (`resolve_run`), the device, the data
-pipeline, the model as it is called (channels-last, compiled, DDP-wrapped), the optimizer and the
-precision context. The trainer, the evaluator, the published models' check and the benchmark all
+"""What a run is built from on a device: the run resolved for it (`resolve_run`, `resolve_runs`), the
+device, the data pipeline, the model as it is called (channels-last, compiled, DDP-wrapped), the
+optimizer and the precision context. The trainer, the evaluator, the published models' check and the benchmark all
 build from here, so they measure the same thing.
 """
 
 from __future__ import annotations
 
 import inspect
+import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -18,10 +19,10 @@ from ..config import TrainConfig
 from ..data.datasets import ImageDataset
 from ..data.imagenet import ImageFolderPipeline
 from ..data.pipeline import CifarPipeline, Pipeline
-from ..data.sources import IN_MEMORY_MAX_SIDE, identify, load_dataset, streams_from_disk
+from ..data.sources import IN_MEMORY_MAX_SIDE, identify, identify_each, load_dataset, streams_from_disk
 from ..errors import ConfigError
 from ..models.resnet import build_model
-from ..runs.results import Run
+from ..runs.results import Run, results_root
 
 
 DEVICES = ("auto", "cpu", "cuda")  # what --device and a notebook's `device` take
@@ -31,27 +32,62 @@ DEVICES = ("auto", "cpu", "cuda")  # what --device and a notebook's `device` tak
 class ResolvedRun:
     """A run resolved once, for the device it trains on: `config` with precision, memory layout and
     compilation decided (fastpath.resolve) and its data's identity filled in (data_sha256), the data
-    set's `data_name`, and the run `folder` (results.Run) under the results root. The trainer and the
-    campaign take it as it is; nothing after `resolve_run` changes it."""
+    set's `data_name`, and the run `folder` (results.Run). The trainer, the campaign and the executors
+    take it as it is, and a parent process hands it to the child that trains it as JSON (`to_dict`);
+    nothing after `resolve_run` changes it."""
 
     config: TrainConfig
     data_name: str
     folder: Run
 
+    @property
+    def data(self) -> str:
+        """The data source (config.data), as a TrainConfig names it."""
+        return self.config.data
 
-def resolve_run(config: TrainConfig, root: str | Path, device: torch.device,
+    def to_dict(self) -> dict:
+        return {"config": self.config.to_dict(), "data_name": self.data_name, "folder": str(self.folder.path)}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> ResolvedRun:
+        """The run `to_dict` wrote, or ConfigError saying what is missing."""
+        if not isinstance(values, dict) or {"config", "data_name", "folder"} - set(values):
+            raise ConfigError(f"not a resolved run (a dict of config, data_name and folder): {str(values)[:80]}")
+        return cls(TrainConfig.from_dict(values["config"]), values["data_name"], Run(Path(values["folder"])))
+
+
+def resolve_run(config: TrainConfig, root: str | Path | None, device: torch.device,
                 identity: tuple[str, str] | None = None) -> ResolvedRun:
-    """`config` resolved for `device` and its data, in its folder under `root`. `identity`: the data's (name,
-    SHA-256) where the caller has it already (a loaded pipeline's, or one source's for many runs), else
-    data.identify (without decoding where the data is known). A config whose data_sha256 is not the
-    data's is a ConfigError."""
+    """`config` resolved for `device` and its data, in its folder under `root` (None: results.results_root).
+    `identity`: the data's (name, SHA-256) where the caller has it already, else data.identify (without
+    decoding where the data is known). A config whose data_sha256 is not the data's is a ConfigError."""
     config = fastpath.resolve(config, device)
     name, sha256 = identity or identify(config.data)
     if config.data_sha256 not in (None, sha256):
         raise ConfigError(f"the data at {config.data} ({name}, sha256 {sha256[:12]}…) is not the data this run was "
                           f"configured with (sha256 {config.data_sha256[:12]}…)")
     config = replace(config, data_sha256=sha256)
-    return ResolvedRun(config, name, Run.for_config(config, root, name))
+    return ResolvedRun(config, name, Run.for_config(config, root or results_root(config.data), name))
+
+
+def resolve_runs(runs: list[TrainConfig | ResolvedRun], root: str | Path | None, device: torch.device,
+                 loaded: dict[str, ImageDataset] | None = None) -> list[ResolvedRun]:
+    """Each configuration of `runs` resolved (`resolve_run`), each data source identified once (into
+    `loaded`, data sets by source, where one is loaded to be identified); a ResolvedRun is kept as it is."""
+    identities = identify_each((r.data for r in runs if isinstance(r, TrainConfig)), loaded)
+    return [r if isinstance(r, ResolvedRun) else resolve_run(r, root, device, identities[r.data]) for r in runs]
+
+
+def runs_from_file(path: str | Path) -> list[TrainConfig | ResolvedRun]:
+    """The runs a JSON file lists (`train --configs`): configurations (objects of TrainConfig fields), or runs a
+    parent process resolved (ResolvedRun.to_dict), or ConfigError saying what is wrong."""
+    try:
+        listed = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"--configs {path}: not a readable JSON file ({error})") from None
+    if not isinstance(listed, list) or not listed or not all(isinstance(c, dict) for c in listed):
+        raise ConfigError(f"--configs {path}: expected a JSON list of configurations (objects of TrainConfig fields)")
+    return [ResolvedRun.from_dict(c) if "folder" in c else TrainConfig.from_dict(c) for c in listed]
 
 
 def pick_device(device: str = "auto", local_rank: int = 0) -> torch.device:

@@ -35,11 +35,11 @@ from ..errors import ConfigError
 from ..models.analysis import count_macs, count_params, layer_responses
 from ..models.resnet import build_model
 from ..runs.checkpoint import FORMAT, atomic_save, load_checkpoint
-from ..runs.results import RESULTS_DIR, Run
+from ..runs.results import Run
 from .evaluation import FoldedModel, evaluate
 from .processes import StopDecision, TrainingInterrupted, all_reduce, distributed, stop_on_signals
 from .provenance import environment
-from .runtime import ResolvedRun, make_autocast, make_model, make_optimizer, make_pipeline, pick_device, resolve_run
+from .runtime import ResolvedRun, make_autocast, make_model, make_optimizer, make_pipeline, pick_device, resolve_runs
 
 class TrainingDiverged(Exception):
     """The training loss became NaN or infinite."""
@@ -114,81 +114,48 @@ class _Place:
     runs_at_once: int = 1
 
 
-def train(config: TrainConfig, out_dir: str | Path = RESULTS_DIR, device: str = "auto", resume: bool = False,
-          stop_at: int | None = None, time_limit: float | None = None, progress: bool = True,
-          stop_signals: tuple = (signal.SIGINT, signal.SIGTERM), runs_at_once: int = 1) -> Run:
-    """Train `config` into its run folder under `out_dir` and return the Run.
-
-    A finished run of the same experiment is returned as it is. An unfinished one is continued when
-    `resume` (else ConfigError). `stop_at` (an iteration) or `time_limit` (seconds) end this call
-    early with a checkpoint, leaving the run unfinished and resumable. Each of `stop_signals` ends it
-    with a checkpoint too (TrainingInterrupted). A run another live process trains raises RunBusy.
-    `runs_at_once`: how many runs the caller trains at once on this device (a sweep's), recorded with
-    the piece so that its speed is read right.
-    """
-    deadline = None if time_limit is None else time.perf_counter() + time_limit  # start-up counts too
-    with stop_on_signals(stop_signals) as signals:  # from the start: a signal while loading stops at the first iteration
-        rank, world, local_rank = distributed()
-        device = pick_device(device, local_rank)
-        if world > 1 and not dist.is_initialized():
-            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-        if device.type == "cuda":
-            torch.cuda.set_device(device)
-        place = _Place(device, rank, world, runs_at_once)
-        run, data = _prepare(config, out_dir, place)
-        if not run.folder.finished:
-            with run.folder.lock() if rank == 0 else nullcontext():
-                for _ in _steps(run, data, place, resume, StopDecision(signals, stop_at, deadline, place.world, place.device), progress):
-                    pass
-        return run.folder
+def train(config: TrainConfig | ResolvedRun, **options) -> Run:
+    """Train one run into its folder and return the Run: `train_group([config], **options)[0]`, the same
+    options. Under torchrun each process calls this with the same config (DistributedDataParallel)."""
+    return train_group([config], **options)[0]
 
 
-def _prepare(config: TrainConfig, out_dir: str | Path, place: _Place, loaded: dict | None = None
-             ) -> tuple[ResolvedRun, Pipeline]:
-    """The data pipeline of `config` on the device, and the run resolved with the identity of the data that
-    pipeline holds (runtime.resolve_run), so the data is read once. `loaded`: data sets already loaded,
-    by source (runtime.make_pipeline)."""
-    config = fastpath.resolve(config, place.device)  # the pipeline's memory layout is decided here
-    data = make_pipeline(config, place.device, place.rank, place.world, loaded)
-    identity = data.identity()
-    return resolve_run(config, out_dir, place.device, (identity["name"], identity["sha256"])), data
-
-
-def train_group(configs: list[TrainConfig], out_dir: str | Path = RESULTS_DIR, device: str = "auto",
+def train_group(runs: list[TrainConfig | ResolvedRun], out_dir: str | Path | None = None, device: str = "auto",
                 resume: bool = False, stop_at: int | None = None, time_limit: float | None = None,
                 progress: bool = True, stop_signals: tuple = (signal.SIGINT, signal.SIGTERM),
                 runs_at_once: int | None = None) -> list[Run]:
-    """Train `configs` together in one process, one iteration of each in turn, and return their runs in order.
+    """Train `runs` together in one process, one iteration of each in turn, and return their folders in order.
 
-    Each run stays its own run, as `train` would make it: its seed, batch order and augmentation, its
-    folder, lock, checkpoints and record, resumable alone or in another group. On CPU a run trained in a
-    group equals the same run trained alone, bit for bit (tested). On CUDA each run's kernels go to a
-    stream of its own, so that the GPU overlaps the many small kernels of small nets that one run alone
-    leaves it waiting on. A data set is loaded once for all the runs that read it. A signal or the time
-    limit checkpoints every unfinished run; a signal then raises TrainingInterrupted (for the first of
-    them), after all have saved. A run that diverges stops alone; the others train on, and
-    TrainingDiverged names it at the end. One process only (no torchrun).
+    A TrainConfig is resolved here for the device (runtime.resolve_runs) into its folder under `out_dir`
+    (default: results/, results/smoke/ for synthetic data); a ResolvedRun (a parent process's) is trained
+    as it is. A finished run is returned as it is; an unfinished one is continued when `resume` (else
+    ConfigError); a run another live process trains raises RunBusy. `stop_at` (an iteration) or
+    `time_limit` (seconds) end this call early with checkpoints, leaving the runs resumable; each of
+    `stop_signals` does too, then raises TrainingInterrupted (for the first run, after all have saved).
     `runs_at_once`: the runs sharing the device meanwhile, recorded with each piece (default: these).
+
+    Each run stays its own run, as if trained alone: its seed, batch order and augmentation, its folder,
+    lock, checkpoints and record, resumable alone or in another group. On CPU a run trained in a group
+    equals the same run trained alone, bit for bit (tested). On CUDA each run's kernels go to a stream of
+    its own, so that the GPU overlaps the many small kernels of small nets that one run alone leaves it
+    waiting on. A data set is loaded once for all the runs that read it. A run that diverges stops alone;
+    the others train on, and TrainingDiverged names it at the end. Under torchrun: one run per call.
     """
-    if distributed()[1] > 1:
-        raise ConfigError("train_group runs in one process; under torchrun train each run with train()")
-    deadline = None if time_limit is None else time.perf_counter() + time_limit
-    with stop_on_signals(stop_signals) as signals, ExitStack() as held:
-        device = pick_device(device)
-        if device.type == "cuda":
-            torch.cuda.set_device(device)
-        place, loaded = _Place(device, runs_at_once=runs_at_once or len(configs)), {}
+    deadline = None if time_limit is None else time.perf_counter() + time_limit  # start-up counts too
+    with stop_on_signals(stop_signals) as signals, ExitStack() as held:  # a signal while loading stops at iteration 1
+        place, loaded = _place(device, len(runs), runs_at_once), {}
+        resolved = resolve_runs(runs, out_dir, place.device, loaded)
         should_stop = StopDecision(signals, stop_at, deadline, place.world, place.device)
-        runs, steppers = [], []
-        for config in configs:
-            run, data = _prepare(config, out_dir, place, loaded)
-            runs.append(run.folder)
-            if not run.folder.finished and run.folder not in runs[:-1]:
-                held.enter_context(run.folder.lock())
-                stream = torch.cuda.Stream(device) if device.type == "cuda" else None
-                steppers.append((_steps(run, data, place, resume, should_stop, False), stream))
+        alone = len(resolved) == 1
+        steppers = []
+        for i, run in enumerate(resolved):
+            if not run.folder.finished and run.folder not in [r.folder for r in resolved[:i]]:
+                if place.rank == 0:
+                    held.enter_context(run.folder.lock())
+                stream = torch.cuda.Stream(place.device) if place.device.type == "cuda" and not alone else None
+                steppers.append((_steps(run, place, loaded, resume, should_stop, progress=progress and alone), stream))
         bar = tqdm(total=len(steppers), desc=f"{len(steppers)} runs together", unit="run", file=progress_stream(),
-                   disable=not progress or not steppers)
+                   disable=not progress or len(steppers) < 2)
         interrupted, diverged = [], []
         with bar:
             while steppers:
@@ -208,55 +175,182 @@ def train_group(configs: list[TrainConfig], out_dir: str | Path = RESULTS_DIR, d
                         diverged.append(error)
         if diverged:
             raise TrainingDiverged("; ".join(map(str, diverged)))
+        if len(interrupted) == 1:
+            raise interrupted[0]
         if interrupted:
             first = interrupted[0]
             raise TrainingInterrupted(f"{first.signal}: {len(interrupted)} runs checkpointed, e.g. {first}", first.signal,
                                       first.iteration, first.run_path)
-    return runs
+    return [run.folder for run in resolved]
 
 
-def _steps(resolved: ResolvedRun, data: Pipeline, place: _Place, resume: bool, should_stop: StopDecision,
-           progress: bool):
-    """The training loop of one run, with its folder held and its data loaded, as a generator that yields
-    after each iteration: `train` drives one to its end, `train_group` several in turn. It returns when
-    the run is finished or `should_stop` says so (stop_at, time limit), and raises TrainingInterrupted
-    after checkpointing on a signal."""
-    run, config, device, rank = resolved.folder, resolved.config, place.device, place.rank
-    if run.finished:  # finished by the process that held the lock before us
+def _place(device: str, runs: int, runs_at_once: int | None) -> _Place:
+    """This process's place: torchrun's rank and world (its process group joined), the device picked."""
+    rank, world, local_rank = distributed()
+    if world > 1 and runs > 1:
+        raise ConfigError("under torchrun each process trains one run; train a group of runs in one process")
+    device = pick_device(device, local_rank)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    return _Place(device, rank, world, runs_at_once or runs)
+
+
+@dataclass
+class _Training:
+    """One run as its loop trains it: the resolved `run`, its `place`, its `data` pipeline, the model (`raw`
+    as built, `model` as called: compiled and/or DDP-wrapped; `inference`, the folded copy evaluations
+    run), the optimizer, the precision context and the TrainState."""
+
+    run: ResolvedRun
+    place: _Place
+    data: Pipeline
+    raw: torch.nn.Module
+    model: torch.nn.Module
+    inference: FoldedModel
+    optimizer: torch.optim.Optimizer
+    autocast: torch.autocast
+    state: TrainState
+
+    @classmethod
+    def begin(cls, run: ResolvedRun, place: _Place, loaded: dict, resume: bool) -> _Training:
+        """The run built on its device from its checkpoint (with `resume`) or from scratch, recorded as begun.
+        `loaded`: data sets already loaded, by source (runtime.make_pipeline)."""
+        config, device = run.config, place.device
+        data = make_pipeline(config, device, place.rank, place.world, loaded)
+        if data.identity()["sha256"] != config.data_sha256:
+            raise ConfigError(f"the data at {config.data} is not the data {run.folder.path.name} was resolved with "
+                              f"(sha256 {config.data_sha256[:12]}…); it changed since: resolve the run again")
+        raw, model = make_model(config, data.num_classes, device)
+        inference = FoldedModel(raw, compile=config.compile)
+        training = cls(run, place, data, raw, model, inference, make_optimizer(config, raw), make_autocast(config, device),
+                       TrainState(warming_up=config.warmup).to(device))
+        training._load_or_start(resume)
+        return training
+
+    def _load_or_start(self, resume: bool) -> None:
+        """Continue from the run's checkpoint (with `resume`), or record a fresh start in its folder."""
+        folder, config, first = self.run.folder, self.run.config, self.place.rank == 0
+        if not folder.checkpoint_file.exists():
+            if first:
+                folder.start(config)
+            return
+        if not resume:
+            raise ConfigError(f"{folder.path} holds an unfinished run of this experiment; pass --resume to continue "
+                              f"it, or delete the folder to start over")
+        saved = load_checkpoint(folder.checkpoint_file, map_location=self.place.device)
+        if not TrainConfig.from_dict(saved["config"]).same_experiment(config):
+            raise ConfigError(f"{folder.checkpoint_file} belongs to another experiment; delete the folder to start over")
+        self.raw.load_state_dict(saved["model"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        torch.set_rng_state(saved["rng_cpu"].cpu())  # loaded onto the device with the rest
+        self.state = TrainState(**saved["state"]).to(self.place.device)
+        if first:
+            announce(f"resuming {folder.path.name} at iteration {self.state.iteration} of {config.iterations}")
+            folder.truncate_metrics(self.state.iteration)
+            folder.start(config, metrics=False)  # the execution settings of this piece
+
+    def save_checkpoint(self) -> None:
+        if self.place.rank == 0:
+            state = self.state
+            saved = asdict(replace(state, window=state.window.cpu(), warm_window=state.warm_window.cpu()))
+            atomic_save({"format": FORMAT, "config": self.run.config.to_dict(), "state": saved,
+                         "model": self.raw.state_dict(), "optimizer": self.optimizer.state_dict(),
+                         "rng_cpu": torch.get_rng_state()}, self.run.folder.checkpoint_file)
+
+    def evaluate_and_record(self, lr: float) -> dict:
+        """Test (and, every val_every, validation) error of the current model; one metrics.csv row."""
+        state, config = self.state, self.run.config
+        loss_sum, error_sum, seen = all_reduce(state.window.clone()).tolist()
+        state.window.zero_()
+        if not math.isfinite(loss_sum):
+            raise TrainingDiverged(
+                f"training loss became {loss_sum} between iterations {state.iteration - config.eval_interval} and "
+                f"{state.iteration}; the last good checkpoint is in {self.run.folder.path}. Try a lower lr or warm-up "
+                f"(--warmup)")
+        final = state.iteration == config.iterations
+        model = self.inference.refreshed()
+        val_loss, val_error = evaluate(model, self.data.eval_batches("val"), self.autocast) \
+            if final or state.iteration % config.val_interval == 0 else (math.nan, math.nan)
+        test_loss, test_error = evaluate(model, self.data.eval_batches("test"), self.autocast)
+        row = {"iteration": state.iteration, "lr": lr, "train_loss": loss_sum / seen, "train_error": 100 * error_sum / seen,
+               "val_loss": val_loss, "val_error": val_error, "test_loss": test_loss, "test_error": test_error,
+               "elapsed_s": round(state.train_seconds, 3)}
+        if self.place.rank == 0:
+            self.run.folder.append_metrics(row)
+        return row
+
+    def finish(self) -> None:
+        """Write weights.pt and summary.json (final errors and provenance), then drop the checkpoint."""
+        run, config, state, raw, data = self.run.folder, self.run.config, self.state, self.raw, self.data
+        atomic_save(raw.state_dict(), run.weights_file)
+        spec = config.spec
+        responses = None if spec.kind == "preact-resnet" or spec.family != "cifar" else layer_responses(
+            raw, (x for x, _ in data.eval_batches("test")))
+        final = run.metrics().iloc[-1]
+        images = config.batch_size * sum(p["end_iteration"] - p["start_iteration"] for p in state.pieces)
+        run.finish({
+            "final": {k: final[k] for k in ("train_error", "train_loss", "val_error", "val_loss", "test_error", "test_loss")},
+            "full_schedule": config.full_schedule,
+            "schedule": config.schedule,
+            "iterations": config.iterations,
+            "warmup_end": state.warmup_end,
+            "warmup_ended_by": state.warmup_ended_by,
+            "params": count_params(raw),
+            "macs": count_macs(raw, data.input_size),
+            "train_time_s": round(state.train_seconds, 1),  # training iterations (compilation included)
+            "eval_time_s": round(sum(p["eval_s"] for p in state.pieces), 1),  # evaluations and checkpoints
+            "wall_time_s": round(state.train_seconds + sum(p["eval_s"] for p in state.pieces), 1),
+            "images_per_s": round(images / max(state.train_seconds, 1e-9), 1),
+            "data": data.identity(),
+            "seed": config.seed,
+            "precision": config.precision,
+            "environment": state.pieces[0],
+            "pieces": state.pieces,
+            "layer_responses": responses,
+        })
+        run.checkpoint_file.unlink(missing_ok=True)
+
+
+def _steps(run: ResolvedRun, place: _Place, loaded: dict, resume: bool, should_stop: StopDecision, progress: bool):
+    """The training loop of one run, its folder held, as a generator that yields after each iteration:
+    `train_group` drives one or several in turn. It returns when the run is finished or `should_stop`
+    says so (stop_at, time limit), and raises TrainingInterrupted after checkpointing on a signal."""
+    config, device = run.config, place.device
+    if run.folder.finished:  # finished by the process that held the lock before us
         return
     warning = fastpath.slow_precision_warning(config, device)
-    if warning and rank == 0:
+    if warning and place.rank == 0:
         announce(warning)
-    raw_model, model = make_model(config, data.num_classes, device)
-    inference = FoldedModel(raw_model, compile=config.compile)  # what evaluations run
-    optimizer = make_optimizer(config, raw_model)
-    autocast = make_autocast(config, device)
-    state = _load_or_start(run, config, raw_model, optimizer, device, rank, resume)
+    training = _Training.begin(run, place, loaded, resume)
+    state = training.state
     piece = {"start_iteration": state.iteration, "end_iteration": state.iteration, "train_s": 0.0, "eval_s": 0.0,
              **environment(config, device, place.world, place.runs_at_once)}
     state.pieces.append(piece)
 
-    bar = tqdm(total=config.iterations, initial=state.iteration, desc=run.path.name, disable=not progress or rank != 0,
-               unit="it", dynamic_ncols=True, mininterval=0.5 if sys.stderr.isatty() else 30, file=progress_stream())
+    bar = tqdm(total=config.iterations, initial=state.iteration, desc=run.folder.path.name, unit="it",
+               disable=not progress or place.rank != 0, dynamic_ncols=True,
+               mininterval=0.5 if sys.stderr.isatty() else 30, file=progress_stream())
     clock = time.perf_counter()
-    model.train()
+    training.model.train()
     with bar:
         while state.iteration < config.iterations:
             reason = should_stop(state.iteration)
             if reason:
                 piece["train_s"] += time.perf_counter() - clock
-                _save_checkpoint(run, config, state, raw_model, optimizer, rank)
+                training.save_checkpoint()
                 if reason == "signal":
                     raise TrainingInterrupted(f"{should_stop.signal} at iteration {state.iteration}: checkpoint saved in "
-                                              f"{run.path}; continue with --resume (the same command resumes a notebook)",
-                                              should_stop.signal, state.iteration, run.path)
+                                              f"{run.folder.path}; continue with --resume (the same command resumes a "
+                                              f"notebook)", should_stop.signal, state.iteration, run.folder.path)
                 return
 
             lr = config.lr_at(state.iteration, state.warming_up)
-            for group in optimizer.param_groups:
+            for group in training.optimizer.param_groups:
                 group["lr"] = lr
-            x, y = data.batch(state.iteration)
-            loss, logits = train_step(model, optimizer, x, y, autocast)
+            x, y = training.data.batch(state.iteration)
+            loss, logits = train_step(training.model, training.optimizer, x, y, training.autocast)
             state.iteration += 1
             piece["end_iteration"] = state.iteration
             _accumulate(state, config, loss, logits, y)
@@ -267,17 +361,17 @@ def _steps(resolved: ResolvedRun, data: Pipeline, place: _Place, resume: bool, s
             if state.iteration % config.eval_interval == 0 or state.iteration == config.iterations:
                 piece["train_s"] += time.perf_counter() - clock
                 clock = time.perf_counter()
-                row = _evaluate_and_record(run, config, state, inference, data, autocast, lr, rank)
+                row = training.evaluate_and_record(lr)
                 piece["eval_s"] += time.perf_counter() - clock
                 bar.set_postfix(lr=lr, train_err=f"{row['train_error']:.2f}%", test_err=f"{row['test_error']:.2f}%",
                                 img_s=f"{config.batch_size * (state.iteration - piece['start_iteration']) / max(piece['train_s'], 1e-9):.0f}",
                                 refresh=False)
                 if state.iteration < config.iterations:
-                    _save_checkpoint(run, config, state, raw_model, optimizer, rank)
+                    training.save_checkpoint()
                 clock = time.perf_counter()
             yield
-    if rank == 0:
-        _finish(run, config, state, raw_model, data)
+    if place.rank == 0:
+        training.finish()
 
 
 def _restart_clock(bar: tqdm, at: int) -> None:
@@ -287,29 +381,6 @@ def _restart_clock(bar: tqdm, at: int) -> None:
     bar.reset()
     bar.n = bar.last_print_n = bar.initial = at
     bar.refresh()
-
-
-def _load_or_start(run: Run, config: TrainConfig, raw_model, optimizer, device, rank: int, resume: bool) -> TrainState:
-    """The state to train from: the run's checkpoint (with --resume), or a fresh start recorded in the folder."""
-    if not run.checkpoint_file.exists():
-        if rank == 0:
-            run.start(config)
-        return TrainState(warming_up=config.warmup).to(device)
-    if not resume:
-        raise ConfigError(f"{run.path} holds an unfinished run of this experiment; pass --resume to continue it, "
-                          f"or delete the folder to start over")
-    saved = load_checkpoint(run.checkpoint_file, map_location=device)
-    if not TrainConfig.from_dict(saved["config"]).same_experiment(config):
-        raise ConfigError(f"{run.checkpoint_file} belongs to another experiment; delete the folder to start over")
-    raw_model.load_state_dict(saved["model"])
-    optimizer.load_state_dict(saved["optimizer"])
-    torch.set_rng_state(saved["rng_cpu"].cpu())  # loaded onto the device with the rest
-    state = TrainState(**saved["state"]).to(device)
-    if rank == 0:
-        announce(f"resuming {run.path.name} at iteration {state.iteration} of {config.iterations}")
-        run.truncate_metrics(state.iteration)
-        run.start(config, metrics=False)  # the execution settings of this piece
-    return state
 
 
 def _accumulate(state: TrainState, config: TrainConfig, loss, logits, y) -> None:
@@ -327,65 +398,3 @@ def _accumulate(state: TrainState, config: TrainConfig, loss, logits, y) -> None
             state.warming_up, state.warmup_end, state.warmup_ended_by = False, state.iteration, "threshold"
     if state.warming_up and config.milestones and state.iteration >= config.milestones[0]:
         state.warming_up, state.warmup_end, state.warmup_ended_by = False, state.iteration, "first milestone"
-
-
-def _evaluate_and_record(run: Run, config: TrainConfig, state: TrainState, inference: FoldedModel, data, autocast,
-                         lr: float, rank: int) -> dict:
-    """Test (and, every val_every, validation) error of the current model; one metrics.csv row."""
-    loss_sum, error_sum, seen = all_reduce(state.window.clone()).tolist()
-    state.window.zero_()
-    if not math.isfinite(loss_sum):
-        raise TrainingDiverged(
-            f"training loss became {loss_sum} between iterations {state.iteration - config.eval_interval} and "
-            f"{state.iteration}; the last good checkpoint is in {run.path}. Try a lower lr or warm-up (--warmup)")
-    final = state.iteration == config.iterations
-    model = inference.refreshed()
-    val_loss, val_error = evaluate(model, data.eval_batches("val"), autocast) \
-        if final or state.iteration % config.val_interval == 0 else (math.nan, math.nan)
-    test_loss, test_error = evaluate(model, data.eval_batches("test"), autocast)
-    row = {"iteration": state.iteration, "lr": lr, "train_loss": loss_sum / seen, "train_error": 100 * error_sum / seen,
-           "val_loss": val_loss, "val_error": val_error, "test_loss": test_loss, "test_error": test_error,
-           "elapsed_s": round(state.train_seconds, 3)}
-    if rank == 0:
-        run.append_metrics(row)
-    return row
-
-
-def _save_checkpoint(run: Run, config: TrainConfig, state: TrainState, raw_model, optimizer, rank: int) -> None:
-    if rank == 0:
-        saved = asdict(replace(state, window=state.window.cpu(), warm_window=state.warm_window.cpu()))
-        atomic_save({"format": FORMAT, "config": config.to_dict(), "state": saved, "model": raw_model.state_dict(),
-                     "optimizer": optimizer.state_dict(), "rng_cpu": torch.get_rng_state()}, run.checkpoint_file)
-
-
-def _finish(run: Run, config: TrainConfig, state: TrainState, raw_model, data) -> None:
-    """Write weights.pt and summary.json (final errors and provenance), then drop the checkpoint."""
-    atomic_save(raw_model.state_dict(), run.weights_file)
-    spec = config.spec
-    responses = None if spec.kind == "preact-resnet" or spec.family != "cifar" else layer_responses(
-        raw_model, (x for x, _ in data.eval_batches("test")))
-    final = run.metrics().iloc[-1]
-    images = config.batch_size * sum(p["end_iteration"] - p["start_iteration"] for p in state.pieces)
-    run.finish({
-        "final": {k: final[k] for k in ("train_error", "train_loss", "val_error", "val_loss", "test_error", "test_loss")},
-        "full_schedule": config.full_schedule,
-        "schedule": config.schedule,
-        "iterations": config.iterations,
-        "warmup_end": state.warmup_end,
-        "warmup_ended_by": state.warmup_ended_by,
-        "params": count_params(raw_model),
-        "macs": count_macs(raw_model, data.input_size),
-        "train_time_s": round(state.train_seconds, 1),  # training iterations (compilation included)
-        "eval_time_s": round(sum(p["eval_s"] for p in state.pieces), 1),  # evaluations and checkpoints
-        "wall_time_s": round(state.train_seconds + sum(p["eval_s"] for p in state.pieces), 1),
-        "images_per_s": round(images / max(state.train_seconds, 1e-9), 1),
-        "data": data.identity(),
-        "seed": config.seed,
-        "precision": config.precision,
-        "environment": state.pieces[0],
-        "pieces": state.pieces,
-        "layer_responses": responses,
-    })
-    run.checkpoint_file.unlink(missing_ok=True)
-
-
