@@ -117,7 +117,7 @@ class TrainConfig:
             if f.type == "float" and isinstance(value, int) and not isinstance(value, bool):
                 value = float(value)  # 0 in a plan file and 0.0 from the CLI are one experiment, with one run key
                 setattr(self, f.name, value)
-            check_setting(f.name, value)
+            _check(f.name, f.metadata, value)
         if self.val_interval % self.eval_interval:
             raise ConfigError(f"val_every must be a multiple of eval_every ({self.eval_interval}), got {self.val_every}")
 
@@ -203,7 +203,11 @@ class TrainConfig:
 def check_setting(name: str, value) -> None:
     """ConfigError naming the valid values unless `value` is valid for the TrainConfig field `name` (its check and
     choices in `_setting`): what a run checks, and a notebook before it starts one."""
-    meta = next(f for f in fields(TrainConfig) if f.name == name).metadata
+    _check(name, next(f for f in fields(TrainConfig) if f.name == name).metadata, value)
+
+
+def _check(name: str, meta, value) -> None:
+    """check_setting's test, given the field's metadata."""
     if meta["check"] is not None and not meta["check"](value):
         raise ConfigError(f"{name} must be {meta['valid']}, got {value!r}")
     if meta["choices"] is not None and value is not None and value not in meta["choices"]:

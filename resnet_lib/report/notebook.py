@@ -335,11 +335,11 @@ def lesion_studies(req: Request, models: list[str], draws: int = 5) -> tuple[dic
     from ..training.hub import cards
     from ..training.lesion import LESION_FILE, study_weights
 
-    studies, missing = {}, []
+    studies, missing, published = {}, [], cards()
     for name in models:
-        card = cards().get(name)
+        card = published.get(name)
         if card is None:
-            shorter = sorted((c for c in cards().values() if c.arch == name and c.data_sha256 == CIFAR10_SHA256
+            shorter = sorted((c for c in published.values() if c.arch == name and c.data_sha256 == CIFAR10_SHA256
                               and not c.full_schedule), key=lambda c: SCHEDULES.get(c.schedule, 99))
             missing.append(f"# {name}: not published yet (its weights were not kept); train it again and publish it"
                            + (f" ({shorter[0].name}, {shorter[0].schedule} of the schedule, stands in)" if shorter else ""))
