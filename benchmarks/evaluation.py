@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from resnet_lib.config import TrainConfig, schedule_settings  # noqa: E402
+from resnet_lib.config import PAPER_VAL_FRACTION, TrainConfig, schedule_settings  # noqa: E402
 from resnet_lib.data.datasets import synthetic_dataset  # noqa: E402
 from resnet_lib.data.pipeline import CifarPipeline  # noqa: E402
 from resnet_lib.training import fastpath  # noqa: E402
@@ -46,7 +46,7 @@ def images_evaluated(schedule: str) -> int:
 def measure(arch: str, device: torch.device, repeats: int, images: int = TEST_IMAGES, eager: bool = False) -> dict:
     config = fastpath.resolve(TrainConfig(arch=arch, data="synthetic"), device)
     config = replace(config, compile=config.compile and not eager)
-    pipeline = CifarPipeline(synthetic_dataset((1000, images)), 128, 0, 0.1, 0, device,
+    pipeline = CifarPipeline(synthetic_dataset((1000, images)), 128, 0, PAPER_VAL_FRACTION, 0, device,
                              channels_last=config.channels_last)
     raw_model, model = make_model(config, pipeline.num_classes, device)
     folded = FoldedModel(raw_model, compile=config.compile)

@@ -37,7 +37,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from resnet_lib.config import PAPER_ITERATIONS, TrainConfig  # noqa: E402
+from resnet_lib.config import PAPER_ITERATIONS, PAPER_VAL_FRACTION, TrainConfig  # noqa: E402
 from resnet_lib.data.pipeline import CifarPipeline  # noqa: E402
 from resnet_lib.data.sources import default_source, load_dataset  # noqa: E402
 from resnet_lib.models.analysis import describe  # noqa: E402
@@ -132,7 +132,7 @@ def fast_rate(arch: str, source: str, device: str, steps: int, warmup: int, sett
     dataset = load_dataset(source)
     group = []
     for seed in range(runs):
-        pipeline = CifarPipeline(dataset, 128, seed, 0.1, 0, device, channels_last=config.channels_last)
+        pipeline = CifarPipeline(dataset, 128, seed, PAPER_VAL_FRACTION, 0, device, channels_last=config.channels_last)
         raw_model, model = make_model(replace(config, seed=seed), pipeline.num_classes, device)
         stream = torch.cuda.Stream(device) if device.type == "cuda" and runs > 1 else None
         group.append((pipeline, model, make_optimizer(config, raw_model), stream))
