@@ -7,9 +7,11 @@ In one run on one device, for each architecture (batch 128, the paper's augmenta
 - each candidate setting of resnet_lib's trainer step (data resident on the device as uint8, batched
   augmentation there, fused SGD on CUDA): fp32 or bf16 autocast, NCHW or channels-last, eager or
   compiled; bf16 only where the hardware has it natively. The setting the trainer picks by default
-  (resnet_lib/training/fastpath.py) is marked; "fast" in the record is that one;
-- concurrent: K processes running the picked setting at once on the same device (aggregate images/s);
-  on a CPU each gets its share of the cores' threads, as in a sweep;
+  (resnet_lib/training/fastpath.py) is marked; on a CPU with tcmalloc it is measured again in a process
+  started as the launcher starts one (tcmalloc preloaded), "<setting>+tcmalloc"; "fast" in the record is
+  the default as the launcher runs it;
+- concurrent: K processes running the picked setting at once on the same device (aggregate images/s),
+  each started as a sweep starts it (its share of a CPU's threads, the launcher's allocator);
 - together (--together N): N runs in one process stepped in turn, each on a CUDA stream of its own
   (the many-runs path, train_group), and with --concurrent K, K such processes (K x N runs).
 
@@ -162,14 +164,21 @@ def _concurrent_worker(args, barrier, queue, threads, runs):
 def concurrent_rate(k: int, arch: str, source: str, device: str, steps: int, warmup: int, settings: dict,
                     runs: int = 1) -> float:
     """Aggregate images/s of k processes running `settings` at once (timed windows aligned by a barrier), each
-    training `runs` runs together; on a CPU each process gets its share of the cores, as a sweep gives it."""
+    training `runs` runs together, each started as a sweep starts it: on a CPU with its share of the cores'
+    threads, and with the allocator the launcher preloads (fastpath.allocator_env)."""
     context = mp.get_context("spawn")
     barrier, queue = context.Barrier(k), context.Queue()
     args = (arch, source, device, steps, warmup, settings)
     threads = fastpath.threads_per_run(k) if device == "cpu" else None
     workers = [context.Process(target=_concurrent_worker, args=(args, barrier, queue, threads, runs)) for _ in range(k)]
-    for w in workers:
-        w.start()
+    parent_env = dict(os.environ)
+    os.environ.update(fastpath.allocator_env(parent_env))  # what the spawned processes start with
+    try:
+        for w in workers:
+            w.start()
+    finally:
+        os.environ.clear()
+        os.environ.update(parent_env)
     rates = [queue.get() for _ in workers]
     for w in workers:
         w.join()
@@ -232,8 +241,16 @@ def main(argv=None) -> int:
             mark = "  <- picked by default" if name == picked(arch, device) else ""
             print(f"{arch:<12} {name:<18} {rate:>9.0f} {rate / standard:>11.1f}x {warmup_s:>10.1f} "
                   f"{fmt(rates[name]['full_run_s']):>10}{mark}", flush=True)
-        choice = picked(arch, device)
-        fast = rates.get(choice) or max(rates.values(), key=lambda r: r["img_s"])
+        choice = default = picked(arch, device)  # default: the setting's name, with the allocator if preloaded
+        preloads = fastpath.allocator_env(dict(os.environ)) != dict(os.environ)  # the launcher adds an allocator
+        if device.type == "cpu" and preloads and choice in rates:  # the picked setting as a sweep's process runs it
+            rate, plain = concurrent_rate(1, arch, source, "cpu", args.steps, args.warmup, CANDIDATES[choice]), rates[choice]
+            default = f"{choice}+tcmalloc"
+            rates[default] = {"img_s": rate, "warmup_s": plain["warmup_s"], "speedup": rate / standard,
+                              "full_run_s": FULL_RUN_IMAGES / rate + plain["warmup_s"]}
+            print(f"{arch:<12} {default:<18} {rate:>9.0f} {rate / standard:>11.1f}x {'':>10} "
+                  f"{fmt(rates[default]['full_run_s']):>10}  <- what the launcher (sweep, campaign) runs", flush=True)
+        fast = rates.get(default) or max(rates.values(), key=lambda r: r["img_s"])
         together = concurrent_rate(args.concurrent, arch, source, str(device.type), args.steps, args.warmup,
                                    CANDIDATES[choice]) if args.concurrent else None
         if together:
@@ -250,7 +267,7 @@ def main(argv=None) -> int:
                 print(f"{arch:<12} {label:<18} {grouped:>9.0f} {grouped / standard:>11.1f}x")
         flops = max(fast["img_s"], together or 0, group or 0, grouped or 0) * 3 * 2 * macs  # forward + backward ~ 3x the forward MACs, 2 FLOPs each
         record["archs"][arch] = {
-            "macs": macs, "standard_img_s": standard, "settings": rates, "picked": choice,
+            "macs": macs, "standard_img_s": standard, "settings": rates, "picked": default,
             "fast_img_s": fast["img_s"], "fast_warmup_s": fast["warmup_s"], "speedup": fast["img_s"] / standard,
             "concurrent_img_s": together, "concurrent_runs": args.concurrent,
             "concurrent_speedup": together / standard if together else None,

@@ -42,6 +42,9 @@ def test_sweep_trains_each_config_into_its_own_resumable_run(tmp_path):
     assert [finished for _, finished in done] == [True, True, True]
     assert [(run.config().arch, run.config().seed) for run, _ in done] == [(c.arch, c.seed) for c in configs]
     assert [run.summary()["environment"]["runs_at_once"] for run, _ in done] == [2, 2, 2]  # its speed was shared
+    launched_with = Path(fastpath.allocator_env({}).get("LD_PRELOAD", "glibc")).name  # tcmalloc where the machine has it
+    assert {run.summary()["environment"]["allocator"] for run, _ in done} == {launched_with}
+    assert "LD_PRELOAD" not in fastpath.allocator_env({"RESNET_LIB_ALLOCATOR": "system"})  # the way out
     again = sweep(configs, concurrent=2, out_dir=tmp_path, device="cpu")  # all recorded: nothing retrained
     assert [run.summary_file.stat().st_mtime for run, _ in again] == [run.summary_file.stat().st_mtime for run, _ in done]
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Callable, Protocol
 from ..config import TrainConfig
 from ..console import announce
 from ..runs.results import Run
-from ..training.fastpath import threads_per_run
+from ..training.fastpath import allocator_env, threads_per_run
 from ..training.processes import stop_on_signals
 from ..training.runtime import ResolvedRun, pick_device, resolve_runs
 
@@ -162,8 +162,10 @@ class LocalExecutor:
 
 
 def _start(command: list[str], threads: int | None, stop: dict) -> subprocess.Popen:
-    """Start a training process, on `threads` CPU threads if given (its share of the cores)."""
-    child = subprocess.Popen(command, env=dict(os.environ, OMP_NUM_THREADS=str(threads)) if threads else None)
+    """Start a training process, with the fast allocator (fastpath.allocator_env) and on `threads` CPU threads if
+    given (its share of the cores)."""
+    env = allocator_env(dict(os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {})))
+    child = subprocess.Popen(command, env=env)
     if stop["signal"] == "SIGTERM":  # it came while the process was being started
         child.send_signal(signal.SIGTERM)
     return child

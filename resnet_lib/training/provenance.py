@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from ..config import TrainConfig
-from .fastpath import describe_hardware
+from .fastpath import allocator, describe_hardware
 
 
 def environment(config: TrainConfig, device: torch.device, world: int = 1, runs_at_once: int = 1) -> dict:
@@ -26,6 +26,7 @@ def environment(config: TrainConfig, device: torch.device, world: int = 1, runs_
         "channels_last": config.channels_last,
         "compile": config.compile,
         "cuda_graphs": bool(config.cuda_graphs),
+        "allocator": allocator(),
         "data_path": config.data,
         "torch": str(torch.__version__),
         "cuda": torch.version.cuda,
