@@ -10,7 +10,7 @@ import torch
 
 from resnet_lib.config import TrainConfig
 from resnet_lib.launching.launch import LocalExecutor
-from resnet_lib.report.views import benchmark_table, evaluation_benchmark_table
+from resnet_lib.report.views import benchmark_table, cpu_target_table, evaluation_benchmark_table
 from resnet_lib.runs.results import Run
 from resnet_lib.training import fastpath
 from resnet_lib.training.runtime import ResolvedRun, resolve_run
@@ -96,6 +96,19 @@ def test_benchmark_script_runs_with_tiny_settings(tmp_path):
     assert list(table["arch"].unique()) == ["resnet8"] and table.loc[0, "setting"] == "standard pipeline"
     (default,) = table[table["setting"].str.endswith("(default)")].itertuples()
     assert default.setting == f"{row['picked']} (default)" and default[5] == row["speedup"]  # "vs standard"
+
+
+def test_the_cpu_targets_are_judged_by_the_best_default_measured_on_each_kind(tmp_path):
+    def record(name: str, units: str, img_s: float) -> None:
+        hardware = {"hardware": f"1x CPU (2 cores, 2 threads; {units})", "started": "2026-12-07T00:00:00Z"}
+        (tmp_path / f"throughput-cpu-{name}.json").write_text(json.dumps(
+            {"hardware": hardware, "archs": {"resnet20": {"fast_img_s": img_s}}}))
+
+    record("1", "AVX-512, AVX-512 BF16", 1000.0)
+    record("2", "AVX-512, AVX-512 BF16", 1080.0)  # the better of two records on one kind counts
+    record("3", "AVX-512, AVX-512 BF16, AMX BF16", 2100.0)  # AMX, not Zen 4's AVX-512 BF16
+    table = cpu_target_table(tmp_path, {"AMX BF16": ("AMX", 2000), "AVX-512 BF16": ("Zen 4", 1200), "AVX2": ("Zen 3", 450)})
+    assert table.set_index("CPU")["verdict"].to_dict() == {"AMX": "met", "Zen 4": "missed by 10%", "Zen 3": "not measured yet"}
 
 
 def test_evaluation_benchmark_script_runs_and_the_book_reads_its_record(tmp_path):

@@ -34,8 +34,8 @@ from ..training.runtime import DEVICES
 from .claims import layer_response_claims, lesion_claims, show_claims, show_layer_response_claims, show_table6_gaps
 from .comparisons import show_jpeg_cost, show_test_time_cost
 from .status import show_status, show_status_grid, show_verdict
-from .tables import (run_times, show_all_runs, show_architectures, show_benchmarks, show_evaluation_benchmarks,
-                     show_identity_mappings, show_layer_response_stats, show_numerics_check, show_parameters,
+from .tables import (run_times, show_all_runs, show_architectures, show_benchmarks, show_cpu_targets,
+                     show_evaluation_benchmarks, show_identity_mappings, show_layer_response_stats, show_numerics_check, show_parameters,
                      show_published, show_run_times, show_runs, show_shortcut_stats, show_table3, show_table6,
                      show_unfinished_runs)
 from .views import run_table, save_figure, show_table
@@ -49,7 +49,8 @@ __all__ = [  # what the notebooks call: defined here, or handed on from the modu
     "show_status_grid", "show_verdict", "table6_figure", "lesion_studies", "lesion_figure", "show_lesion_claims",
     "run_times",
     "show_all_runs",
-    "show_architectures", "show_benchmarks", "show_evaluation_benchmarks", "show_identity_mappings", "show_jpeg_cost",
+    "show_architectures", "show_benchmarks", "show_cpu_targets", "show_evaluation_benchmarks", "show_identity_mappings",
+    "show_jpeg_cost",
     "show_layer_response_stats", "show_numerics_check", "show_parameters", "show_published", "show_run_times",
     "show_runs", "show_shortcut_stats", "show_table3", "show_table6", "show_test_time_cost", "show_unfinished_runs"]
 

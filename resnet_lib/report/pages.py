@@ -10,6 +10,11 @@ PREACT_SEEDS = [0, 1]  # the identity-mappings follow-up: pre-activation ResNet-
 SHORTCUT_DEPTHS, SHORTCUT_OPTIONS, SHORTCUT_SEEDS = [20, 32, 56], ["A", "B", "C"], [0, 1]  # the shortcut options page
 RESNET1202_ARCHS = ["resnet110", "resnet1202"]
 LESION_MODELS = ["resnet20", "resnet56", "plain20", "plain56"]  # published models (published/<name>.pt)
+CPU_TARGETS = {  # the performance page's goals: img/s of the trainer's default ResNet-20 step, batch 128, 2 cores
+    "AMX BF16": ("Intel Xeon with AMX", 2000),  # by the CPU's most capable unit, as the hardware line names it
+    "AVX-512 BF16": ("AMD Zen 4, AVX-512 BF16", 1200),
+    "AVX2": ("AMD Zen 3, AVX2 only", 450),
+}
 
 
 def fig6_archs() -> list[str]:

@@ -15,8 +15,8 @@ from ..config import SCHEDULES, TrainConfig
 from ..data.datasets import CIFAR10_SHA256
 from ..models.analysis import describe
 from ..runs.results import Run, list_runs
-from .views import (benchmark_table, error_stats, evaluation_benchmark_table, hardware_name, how, run_table,
-                    short_hardware, show_provenance, show_table, split_name)
+from .views import (benchmark_table, cpu_target_table, error_stats, evaluation_benchmark_table, hardware_name, how,
+                    run_table, short_hardware, show_provenance, show_table, split_name)
 
 
 def comparable(runs: list[Run]) -> bool:
@@ -127,6 +127,11 @@ def show_benchmarks(results: str | Path) -> None:
         print("No benchmark recorded yet. Record one with\n\n    python benchmarks/throughput.py\n")
     else:
         show_table(table)
+
+
+def show_cpu_targets(results: str | Path) -> None:
+    """The CPU targets against the best default step measured on each CPU kind (`cpu_target_table`)."""
+    show_table(cpu_target_table(Path(results) / "benchmarks"), floatfmt=",.0f")
 
 
 def show_evaluation_benchmarks(results: str | Path) -> None:

@@ -13,6 +13,7 @@ from ..config import PAPER_ITERATIONS, TrainConfig
 from ..console import tell_terminal
 from ..runs.commands import EXECUTORS, sweep_commands
 from ..runs.results import RESULTS_DIR, Run, devices_of, pieces_of
+from . import pages
 
 FIGURES_DIR = Path("figures")
 
@@ -43,6 +44,12 @@ def hardware_name(hardware: str) -> str:
     """A recorded hardware string in today's form (fastpath.describe_hardware): early records wrote
     '1x CPU AMD EPYC (...)' and '1 threads'."""
     return re.sub(r"\b1 threads\b", "1 thread", re.sub(r"^(\d+x )CPU ", r"\1", hardware))
+
+
+def _units(hardware: str) -> list[str]:
+    """The compute units a CPU's hardware line lists, least capable first ([] for a GPU or an early record)."""
+    match = re.fullmatch(r"(?:\d+x )?.*? \(\d+ cores[^;]*;\s*(.*)\)", hardware_name(hardware))
+    return match.group(1).split(", ") if match else []
 
 
 def short_hardware(hardware: str) -> str:
@@ -207,6 +214,23 @@ def benchmark_table(folder: str | Path = Path("results/benchmarks")) -> pd.DataF
                              "vs standard": speedup, "full run (h)": full_run_s / 3600})
             if r.get("fraction_of_bf16_peak"):
                 rows[-1]["setting"] += f"; {100 * r['fraction_of_bf16_peak']:.1f}% of bf16 peak"
+    return pd.DataFrame(rows)
+
+
+def cpu_target_table(folder: str | Path = Path("results/benchmarks"), targets: dict = pages.CPU_TARGETS) -> pd.DataFrame:
+    """One row per CPU kind with a target (`targets`: {most capable unit: (kind, img/s)}): the target for the
+    trainer's default ResNet-20 step, the best a benchmark record under `folder` measured on that kind and
+    where, and whether it meets the target or by how much it misses it."""
+    rows = []
+    for unit, (kind, target) in targets.items():
+        measured = [(record["archs"]["resnet20"]["fast_img_s"], machine) for machine, record in
+                    _benchmark_records(folder, "throughput")
+                    if "resnet20" in record["archs"] and unit in _units(record["hardware"]["hardware"])[-1:]]
+        best, machine = max(measured, default=(None, None))
+        verdict = "not measured yet" if best is None else "met" if best >= target else \
+            f"missed by {100 * (1 - best / target):.0f}%"
+        rows.append({"CPU": kind, "target img/s": target, "default img/s": best, "measured on": machine,
+                     "verdict": verdict})
     return pd.DataFrame(rows)
 
 
