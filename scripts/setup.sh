@@ -13,7 +13,9 @@ PYTHON=${PYTHON:-python3}
 # Optional: without it (no root, no apt) everything runs on glibc's allocator.
 if ! ldconfig -p 2>/dev/null | grep -q libtcmalloc; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    apt-get install -y -q --no-install-recommends libtcmalloc-minimal4 >/dev/null 2>&1 \
+    install="apt-get install -y -qq --no-install-recommends libtcmalloc-minimal4"
+    DEBIAN_FRONTEND=noninteractive $install >/dev/null 2>&1 \
+      || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive $install >/dev/null 2>&1) \
       || echo "setup: tcmalloc not installed (apt-get failed); training uses glibc's allocator" >&2
   else
     echo "setup: for faster CPU training install tcmalloc (Debian/Ubuntu: apt-get install libtcmalloc-minimal4)" >&2
