@@ -150,10 +150,11 @@ def train_group(runs: list[TrainConfig | ResolvedRun], out_dir: str | Path | Non
         steppers = []
         for i, run in enumerate(resolved):
             if not run.folder.finished and run.folder not in [r.folder for r in resolved[:i]]:
+                data = make_pipeline(run.config, place.device, place.rank, place.world, loaded)  # before its folder
                 if place.rank == 0:
                     held.enter_context(run.folder.lock())
                 stream = torch.cuda.Stream(place.device) if place.device.type == "cuda" and not alone else None
-                steppers.append((_steps(run, place, loaded, resume, should_stop, progress=progress and alone), stream))
+                steppers.append((_steps(run, place, data, resume, should_stop, progress=progress and alone), stream))
         bar = tqdm(total=len(steppers), desc=f"{len(steppers)} runs together", unit="run", file=progress_stream(),
                    disable=not progress or len(steppers) < 2)
         interrupted, diverged = [], []
@@ -214,11 +215,10 @@ class _Training:
     state: TrainState
 
     @classmethod
-    def begin(cls, run: ResolvedRun, place: _Place, loaded: dict, resume: bool) -> _Training:
-        """The run built on its device from its checkpoint (with `resume`) or from scratch, recorded as begun.
-        `loaded`: data sets already loaded, by source (runtime.make_pipeline)."""
+    def begin(cls, run: ResolvedRun, place: _Place, data: Pipeline, resume: bool) -> _Training:
+        """The run built on its device, with its `data`, from its checkpoint (with `resume`) or from scratch,
+        recorded as begun."""
         config, device = run.config, place.device
-        data = make_pipeline(config, device, place.rank, place.world, loaded)
         if data.identity()["sha256"] != config.data_sha256:
             raise ConfigError(f"the data at {config.data} is not the data {run.folder.path.name} was resolved with "
                               f"(sha256 {config.data_sha256[:12]}…); it changed since: resolve the run again")
@@ -313,7 +313,7 @@ class _Training:
         run.checkpoint_file.unlink(missing_ok=True)
 
 
-def _steps(run: ResolvedRun, place: _Place, loaded: dict, resume: bool, should_stop: StopDecision, progress: bool):
+def _steps(run: ResolvedRun, place: _Place, data: Pipeline, resume: bool, should_stop: StopDecision, progress: bool):
     """The training loop of one run, its folder held, as a generator that yields after each iteration:
     `train_group` drives one or several in turn. It returns when the run is finished or `should_stop`
     says so (stop_at, time limit), and raises TrainingInterrupted after checkpointing on a signal."""
@@ -323,7 +323,7 @@ def _steps(run: ResolvedRun, place: _Place, loaded: dict, resume: bool, should_s
     warning = fastpath.slow_precision_warning(config, device)
     if warning and place.rank == 0:
         announce(warning)
-    training = _Training.begin(run, place, loaded, resume)
+    training = _Training.begin(run, place, data, resume)
     state = training.state
     piece = {"start_iteration": state.iteration, "end_iteration": state.iteration, "train_s": 0.0, "eval_s": 0.0,
              **environment(config, device, place.world, place.runs_at_once)}
