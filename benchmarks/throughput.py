@@ -242,6 +242,10 @@ def main(argv=None) -> int:
             print(f"{arch:<12} {name:<18} {rate:>9.0f} {rate / standard:>11.1f}x {warmup_s:>10.1f} "
                   f"{fmt(rates[name]['full_run_s']):>10}{mark}", flush=True)
         choice = default = picked(arch, device)  # default: the setting's name, with the allocator if preloaded
+        fastest = max(rates, key=lambda name: rates[name]["img_s"])
+        if fastest != choice and choice in rates:
+            print(f"{arch:<12} note: {fastest} measured faster than the default {choice} here; if a quiet rerun "
+                  f"agrees, the default must follow (resnet_lib/training/fastpath.py: COMPILE_PAYS_ON)", flush=True)
         preloads = fastpath.allocator_env(dict(os.environ)) != dict(os.environ)  # the launcher adds an allocator
         if device.type == "cpu" and preloads and choice in rates:  # the picked setting as a sweep's process runs it
             rate, plain = concurrent_rate(1, arch, source, "cpu", args.steps, args.warmup, CANDIDATES[choice]), rates[choice]

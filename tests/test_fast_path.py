@@ -128,15 +128,30 @@ def test_auto_settings_follow_the_hardware_and_bf16_without_native_support_says_
     cpu = torch.device("cpu")
     monkeypatch.setattr(fastpath, "cpu_flags", lambda: frozenset({"avx2"}))  # an AVX2-only CPU (Zen 3)
     slow = fastpath.resolve(TrainConfig(data="synthetic"), cpu)
-    assert (slow.precision, slow.channels_last, slow.compile) == ("fp32", True, True)
-    assert not fastpath.resolve(TrainConfig(data="synthetic", iterations=200), cpu).compile  # too short to repay it
+    assert (slow.precision, slow.channels_last, slow.compile) == ("fp32", True, False)  # compiling was slower there
     warning = fastpath.slow_precision_warning(replace(slow, precision="bf16"), cpu)
     assert "no native bf16" in warning and "13x slower" in warning and "--precision fp32" in warning
     assert "AVX2" in fastpath.cpu_capability()
     monkeypatch.setattr(fastpath, "cpu_flags", lambda: frozenset({"avx512f", "avx512_bf16", "amx_bf16"}))
     assert fastpath.slow_precision_warning(replace(slow, precision="bf16"), cpu) is None
+    assert fastpath.resolve(TrainConfig(data="synthetic"), cpu).compile
+    assert not fastpath.resolve(TrainConfig(data="synthetic", iterations=200), cpu).compile  # too short to repay it
     native = fastpath.resolve(TrainConfig(data="synthetic"), cpu).precision
     assert native == ("bf16" if fastpath.BF16_BY_DEFAULT else "fp32")  # bf16 by default only after the numerics check
+
+
+def test_the_default_compiles_on_a_cpu_kind_only_where_its_benchmark_records_found_compiling_faster():
+    checked = set()
+    for path in sorted((ROOT / "results" / "benchmarks").glob("throughput-cpu-*.json")):
+        record = json.loads(path.read_text())
+        kind = record["hardware"]["hardware"].rsplit("; ", 1)[1].rstrip(")").split(", ")[-1]
+        precision = "bf16" if "BF16" in kind else "fp32"  # the kind's default precision
+        for arch, row in record["archs"].items():
+            eager, compiled = (row["settings"].get(f"{precision}+CL{c}") for c in ("", "+compile"))
+            if eager and compiled:
+                assert fastpath.COMPILE_PAYS_ON[kind] == (compiled["img_s"] > eager["img_s"]), (path.name, arch)
+                checked.add(kind)
+    assert {"AMX BF16", "AVX-512 BF16"} <= checked  # the Intel Xeon's and the Zen 4's records
 
 
 def test_a_time_limit_counts_from_the_start_of_the_call_not_of_the_loop(tmp_path, monkeypatch):

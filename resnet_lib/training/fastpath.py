@@ -11,9 +11,13 @@ Measured (torch 2.14.1, one ResNet-20 training step, batch 128, 2 CPU cores):
 (Zen 4 row: `benchmarks/throughput.py`, results/benchmarks/throughput-cpu-20261129-160857.json; the
 standard pipeline there 0.33 s, so the default is 2.4x it.)
 
-Hence, for `auto`: channels-last everywhere; torch.compile on CPUs for runs long enough to repay its
-start-up (about 50 s on 2 cores, paid again by every resumed piece), not on CUDA until a GPU
-benchmark decides; bf16 only where the hardware has it natively (CUDA, AVX-512 BF16, AMX). That
+The Zen 3 row's compiled step came from a separate measurement; the benchmark, which measures every
+setting side by side in one run, found compiling slower there: fp32 + channels-last 362 img/s, compiled
+330, and 39 s of warm-up on top (standard pipeline 258, fp32 305; issue 53).
+
+Hence, for `auto`: channels-last everywhere; torch.compile on the CPU kinds where the benchmark found it
+faster (COMPILE_PAYS_ON) for runs long enough to repay its start-up (about 50 s on 2 cores, paid again by
+every resumed piece), not on CUDA until a GPU benchmark decides; bf16 only where the hardware has it natively (CUDA, AVX-512 BF16, AMX). That
 waited for the numerics check (the book's performance page): ResNet-20 at 1/16 of the schedule on the
 JPEG copy, seeds 0 and 1, gave test errors of 19.36% and 19.75% in fp32, 19.73% and 19.56% in bf16
 (Intel Xeon with AMX): a gap of means of 0.09 points, within fp32's seed-to-seed spread of 0.39.
@@ -45,6 +49,13 @@ from ..config import TrainConfig
 
 BF16_BY_DEFAULT = True  # the numerics check passed (see above): bf16 within fp32's seed-to-seed spread
 COMPILE_MIN_ITERATIONS = 2000  # shorter CPU runs stay eager: compiling costs about 50 s
+COMPILE_PAYS_ON = {  # CPU kind (its most capable unit, cpu_kind()) -> whether the benchmark found the compiled
+    # step faster than the eager one, side by side (ResNet-20, batch 128, channels-last, the kind's default precision)
+    "AMX BF16": True,  # Intel Xeon: bf16 793 -> 1,136 img/s (results/benchmarks/throughput-cpu-20261128-182506.json)
+    "AVX-512 BF16": True,  # AMD Zen 4: bf16 1,002 -> 1,056 (results/benchmarks/throughput-cpu-20261207-050903.json)
+    "AVX-512": True,  # not measured alone: fp32 gained on both AVX-512 CPUs above (482 -> 543, 641 -> 699)
+    "AVX2": False,  # AMD Zen 3: fp32 362 -> 330, and 39 s of warm-up (issue 53's benchmark)
+}  # a kind not listed stays eager (nothing measured; eager needs no C++ compiler)
 EMULATED_BF16_SLOWDOWN = 13  # bf16 against fp32 on a CPU without native bf16 (Zen 3: 5.95 s vs 0.45 s)
 
 
@@ -82,6 +93,11 @@ def cpu_capability() -> str:
     units = ["AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else torch.backends.cpu.get_cpu_capability()]
     units += [name for flag, name in (("avx512_bf16", "AVX-512 BF16"), ("amx_bf16", "AMX BF16")) if flag in flags]
     return ", ".join(units)
+
+
+def cpu_kind() -> str:
+    """This CPU's most capable unit, the kind its benchmark records and targets are filed under: e.g. "AMX BF16"."""
+    return cpu_capability().split(", ")[-1]
 
 
 def threads_per_run(at_once: int) -> int:
@@ -126,7 +142,8 @@ def resolve(config: TrainConfig, device: torch.device) -> TrainConfig:
     channels_last = True if config.channels_last is None else config.channels_last
     compile = config.compile
     if compile is None:
-        compile = device.type == "cpu" and config.iterations >= COMPILE_MIN_ITERATIONS
+        compile = (device.type == "cpu" and COMPILE_PAYS_ON.get(cpu_kind(), False)
+                   and config.iterations >= COMPILE_MIN_ITERATIONS)
     return replace(config, precision=precision, channels_last=channels_last, compile=compile)
 
 
