@@ -2,6 +2,7 @@
 they cannot go stale silently."""
 
 import ast
+import json
 import re
 import shlex
 from pathlib import Path
@@ -92,3 +93,14 @@ def test_each_readme_papermill_command_passes_parameters_the_notebook_has(line):
 
 def test_the_readme_says_how_to_reach_the_environment_in_a_new_terminal():
     assert "source .venv/bin/activate" in README.split("## ", 1)[0]
+
+
+def test_each_test_error_the_readme_status_gives_in_bold_is_a_recorded_real_data_full_schedule_run():
+    status = README.split("**Status.**", 1)[1].split("\n\n", 1)[0]
+    recorded = set()
+    for summary in (ROOT / "results").glob("*/summary.json"):
+        record = json.loads(summary.read_text())
+        if record.get("full_schedule") and "-jpeg-" not in summary.parent.name:
+            recorded.add(f"{record['final']['test_error']:.2f}%")
+    claimed = re.findall(r"\*\*(\d+\.\d+%)\*\*", status)
+    assert claimed and set(claimed) <= recorded, f"not a recorded run's test error: {sorted(set(claimed) - recorded)}"
