@@ -278,6 +278,27 @@ def test_a_campaign_finishes_begun_runs_first_and_trains_two_at_once_each_on_its
         assert piece["runs_at_once"] == 2 and f"{threads} thread{'s' * (threads != 1)};" in piece["hardware"]
 
 
+def test_a_campaign_expects_each_run_to_take_its_nets_quiet_pace_here_or_the_nearest_nets_scaled_by_multiply_adds(
+        tmp_path, cli, monkeypatch):
+    from resnet_lib.launching.campaign import load_plan
+    from resnet_lib.models.analysis import describe
+
+    plan = tmp_path / "plan.toml"
+    plan.write_text('data = "synthetic"\nval_fraction = 0\n[[step]]\nname = "tiny"\narchs = ["resnet8", "resnet14"]\n'
+                    'seeds = [0, 1]\nschedule = 30\n')
+    first = fastpath.resolve(load_plan(plan)[0].configs[0], torch.device("cpu"))  # resnet8, seed 0
+    (piece,) = train(first, out_dir=tmp_path / "results", device="cpu", progress=False).summary()["pieces"]
+    monkeypatch.setattr("resnet_lib.runs.results.QUIET_PIECE_ITERATIONS", 30)  # its one piece gives resnet8's pace
+    code, dry, _ = cli("campaign", "--plan", str(plan), "--out", str(tmp_path / "results"), "--work",
+                       str(tmp_path / "work"), "--dry-run")
+    paces = {line.split()[0] + " seed " + line.split()[3]: float(line.split("(")[1].split()[0])
+             for line in dry.splitlines() if "s/iteration" in line}
+    pace = piece["train_s"] / 30
+    assert code == 0 and paces["resnet8 seed 1"] == pytest.approx(pace, abs=1e-3) and "its pace here" in dry, dry
+    scaled = pace * describe("resnet14")["macs"] / describe("resnet8")["macs"]
+    assert paces["resnet14 seed 0"] == pytest.approx(scaled, abs=1e-3) and "resnet8's pace here, scaled" in dry
+
+
 def test_a_campaign_counts_a_run_recorded_in_the_other_precision_when_its_plan_leaves_precision_to_the_machine(
         tmp_path, cli, monkeypatch):
     """A run recorded in bf16 (on a CPU with native bf16) is not trained again in fp32 on a CPU without it, where

@@ -266,7 +266,7 @@ def test_run_times_give_one_row_per_machine_and_number_of_runs_sharing_it(tmp_pa
     assert table["hardware"].nunique() == 1
     assert table["data"].tolist() == ["synthetic", "synthetic"]  # a run on the JPEG copy is told from its real-data twin
     assert table["vs quiet"].tolist() == ["–", "–"]  # no piece long enough to give the net's quiet pace
-    monkeypatch.setattr("resnet_lib.report.tables.QUIET_PIECE_ITERATIONS", 4)
+    monkeypatch.setattr("resnet_lib.runs.results.QUIET_PIECE_ITERATIONS", 4)
     table = run_times(tmp_path)  # the piece alone is the quiet pace; those sharing the machine are measured against it
     assert table["vs quiet"][0] == "1.00x" and table["quiet s/it"].nunique() == 1
     assert table["quiet s/it"][0] == pytest.approx(summary["pieces"][0]["train_s"] / 4)

@@ -3,13 +3,14 @@
     python -m resnet_lib campaign --time-limit 9000      # train for 2.5 hours, then checkpoint and stop
     python -m resnet_lib campaign --concurrent 2         # two runs at once, a core each (more images/s on some 2-core CPUs)
 
-It prints what it will do and how long it expects, skips runs already recorded in results/,
-resumes unfinished ones from the work folder (outside the checkout, so that a later continuation
-on the same machine finds them; a GPU lease's unfinished runs go there too) before it starts new
-ones, skips steps this machine does not run well (bf16 without native
+It prints what it will do and how long it expects (at the quiet pace of the runs trained here), skips
+runs already recorded in results/, resumes unfinished ones from the work folder (outside the checkout,
+so that a later continuation on the same machine finds them; a GPU lease's unfinished runs go there
+too) before it starts new ones, skips steps this machine does not run well (bf16 without native
 support), and stops cleanly at the time limit. Each run trains in a process of its own, through
-launch.LocalExecutor (`python -m resnet_lib train ... --resume`); a finished run's records are copied into results/ at
-once, ready to commit, and a real-data full-schedule run's weights are published (hub.publish) beside them.
+launch.LocalExecutor (`python -m resnet_lib train ... --resume`); a finished run's records are copied
+into results/ at once, ready to commit, and a real-data full-schedule run's weights are published
+(hub.publish) beside them.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ except ImportError:  # Python 3.10
 from ..config import TrainConfig, schedule_settings
 from ..console import announce
 from ..errors import ConfigError
+from ..models.analysis import describe
 from ..runs.checkpoint import CheckpointError, load_checkpoint
-from ..runs.results import RESULTS_DIR, Run, find_run
+from ..runs.results import RESULTS_DIR, Run, find_run, list_runs, quiet_paces
 from ..training import fastpath
 from ..training.hub import publish
 from ..training.runtime import ResolvedRun, resolve_run
@@ -113,12 +115,39 @@ def _resumes_at(run: Run) -> int:
         return 0
 
 
+def _paces_here(results, work: Path, hardware: str) -> dict[tuple[str, str], float]:
+    """{(arch, precision): seconds per iteration}: the quiet pace on this machine (`hardware`, its hardware line)
+    of each net a run recorded in `results` or begun in `work` trained alone here."""
+    runs = [(run.config(), run.summary()["pieces"]) for run in list_runs(results) if run.finished]
+    for run in list_runs(work) if work.is_dir() else []:
+        try:
+            runs.append((run.config(), load_checkpoint(run.checkpoint_file)["state"]["pieces"]))
+        except (CheckpointError, KeyError):
+            pass
+    return {(arch, precision): pace for (arch, precision, machine), pace in quiet_paces(runs).items()
+            if machine == hardware}
+
+
+def _seconds_per_iteration(config: TrainConfig, paces: dict[tuple[str, str], float]) -> tuple[float, str]:
+    """(seconds, how they were found) for one training iteration of `config` here: its own quiet pace; else the
+    pace of the net closest in multiply-adds, scaled by them; else eager iterations timed now (an upper bound)."""
+    if (config.arch, config.precision) in paces:
+        return paces[config.arch, config.precision], "its pace here"
+    macs = lambda arch: describe(arch)["macs"]  # noqa: E731
+    known = [(arch, pace) for (arch, precision), pace in paces.items() if precision == config.precision]
+    if known:
+        arch, pace = min(known, key=lambda known_net: abs(macs(known_net[0]) - macs(config.arch)))
+        return pace * macs(config.arch) / macs(arch), f"{arch}'s pace here, scaled by multiply-adds"
+    return estimate_seconds(replace(config, iterations=1, milestones=()), "cpu"), "eager iterations timed now"
+
+
 def _announce_plan(steps: list[Step], results, work: Path, device: torch.device) -> list[ResolvedRun]:
     """Print each run's state and the time expected for what remains; return the runs to train: those
     begun (a checkpoint in `work`) first, then the others, each in the plan's order."""
     todo, begun, total, step_seconds = [], [], 0.0, {}
-    native = fastpath.native_bf16(device)
-    announce(f"campaign on {fastpath.describe_hardware(device)}; unfinished runs in {work}")
+    native, hardware = fastpath.native_bf16(device), fastpath.describe_hardware(device)
+    paces = _paces_here(results, work, hardware)
+    announce(f"campaign on {hardware}; unfinished runs in {work}")
     for step in steps:
         announce(f"{step.name}")
         if step.native_bf16 and not native:
@@ -136,10 +165,12 @@ def _announce_plan(steps: list[Step], results, work: Path, device: torch.device)
             done = _resumes_at(run.folder) if run.folder.checkpoint_file.exists() else 0
             net = (resolved.arch, resolved.shortcut, resolved.precision)
             if net not in step_seconds:
-                step_seconds[net] = estimate_seconds(replace(resolved, iterations=1, milestones=()), "cpu")
-            seconds = step_seconds[net] * (config.iterations - done) * 1.1  # + evaluations
+                step_seconds[net] = _seconds_per_iteration(resolved, paces)
+            pace, found = step_seconds[net]
+            seconds = pace * (config.iterations - done) * 1.1  # + evaluations
             total += seconds
-            announce(f"{label}: {'resume at ' + str(done) if done else 'to train'}, about {seconds / 3600:.1f} h")
+            announce(f"{label}: {'resume at ' + str(done) if done else 'to train'}, about {seconds / 3600:.1f} h "
+                     f"({pace:.3f} s/iteration: {found})")
             todo.append(run)
             if run.folder.checkpoint_file.exists():
                 begun.append(run)

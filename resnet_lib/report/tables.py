@@ -14,7 +14,7 @@ from .. import paper
 from ..config import SCHEDULES, TrainConfig
 from ..data.datasets import CIFAR10_SHA256
 from ..models.analysis import describe
-from ..runs.results import Run, list_runs
+from ..runs.results import Run, list_runs, quiet_paces
 from .views import (benchmark_table, cpu_target_table, error_stats, evaluation_benchmark_table, hardware_name, how,
                     run_table, short_hardware, show_provenance, show_table, split_name)
 
@@ -147,9 +147,6 @@ def show_run_times(results: str | Path) -> None:
     show_table(run_times(results), floatfmt=".2f")
 
 
-QUIET_PIECE_ITERATIONS = 1000  # a piece this long gives a net's pace on a machine; shorter ones are mostly warm-up
-
-
 def run_times(results: str | Path) -> pd.DataFrame:
     """What each finished run cost, to plan one's own: one row per run, machine it trained on and number
     of runs sharing that machine meanwhile, with the run's data set, the iterations trained so, seconds per
@@ -157,13 +154,7 @@ def run_times(results: str | Path) -> pd.DataFrame:
     net and precision on that machine, alone on it, in any run: what it costs undisturbed) and their ratio,
     hours (training and evaluating), the evaluations' share, and the pieces (stretches of work) it took."""
     finished = [(run.config(), run.summary()) for run in list_runs(results) if run.finished]
-    quiet: dict[tuple, float] = {}  # (arch, precision, machine) -> fastest seconds per iteration
-    for config, summary in finished:
-        for piece in summary["pieces"]:
-            iterations = piece["end_iteration"] - piece["start_iteration"]
-            if iterations >= QUIET_PIECE_ITERATIONS and piece.get("runs_at_once", 1) == 1:
-                key = (config.arch, config.precision, short_hardware(piece["hardware"]))
-                quiet[key] = min(quiet.get(key, float("inf")), piece["train_s"] / iterations)
+    quiet = quiet_paces(((config, summary["pieces"]) for config, summary in finished), short_hardware)
     rows = []
     for config, summary in finished:
         groups: dict[tuple[str, str], list[dict]] = {}  # (machine, runs at once) -> its pieces, in order

@@ -24,6 +24,7 @@ import sys
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Callable, Iterable
 
 import pandas as pd
 
@@ -283,6 +284,22 @@ def pieces_of(summary: dict, key: str) -> list:
     """`key` ("hardware", "device", "git_commit") of each piece a run was trained in, each once, in the
     order trained: a run begun on a GPU and finished on a CPU names both. A value a piece lacks is None."""
     return list(dict.fromkeys(piece.get(key) for piece in summary.get("pieces") or [summary["environment"]]))
+
+
+QUIET_PIECE_ITERATIONS = 1000  # a piece this long gives a net's pace on a machine; shorter ones are mostly warm-up
+
+
+def quiet_paces(runs: Iterable[tuple[TrainConfig, list[dict]]], machine: Callable[[str], str] = str) -> dict:
+    """{(arch, precision, machine(hardware line)): seconds per iteration}: each net's quiet pace on each machine, the
+    fastest piece of at least QUIET_PIECE_ITERATIONS trained alone there, over `runs` ((config, pieces) pairs)."""
+    paces: dict[tuple[str, str, str], float] = {}
+    for config, pieces in runs:
+        for piece in pieces:
+            iterations = piece["end_iteration"] - piece["start_iteration"]
+            if iterations >= QUIET_PIECE_ITERATIONS and piece.get("runs_at_once", 1) == 1:
+                key = (config.arch, config.precision, machine(piece["hardware"]))
+                paces[key] = min(paces.get(key, math.inf), piece["train_s"] / iterations)
+    return paces
 
 
 def devices_of(summaries: list[dict]) -> str:
