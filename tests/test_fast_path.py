@@ -10,7 +10,7 @@ import torch
 
 from resnet_lib.config import TrainConfig
 from resnet_lib.launching.launch import LocalExecutor
-from resnet_lib.report.views import benchmark_table, cpu_target_table, evaluation_benchmark_table
+from resnet_lib.report.views import benchmark_table, cpu_kind_of, cpu_target_table, evaluation_benchmark_table
 from resnet_lib.runs.results import Run
 from resnet_lib.training import fastpath
 from resnet_lib.training.runtime import ResolvedRun, resolve_run
@@ -144,7 +144,7 @@ def test_the_default_compiles_on_a_cpu_kind_only_where_its_benchmark_records_fou
     checked = set()
     for path in sorted((ROOT / "results" / "benchmarks").glob("throughput-cpu-*.json")):
         record = json.loads(path.read_text())
-        kind = record["hardware"]["hardware"].rsplit("; ", 1)[1].rstrip(")").split(", ")[-1]
+        kind = cpu_kind_of(record["hardware"]["hardware"])
         precision = "bf16" if "BF16" in kind else "fp32"  # the kind's default precision
         for arch, row in record["archs"].items():
             eager, compiled = (row["settings"].get(f"{precision}+CL{c}") for c in ("", "+compile"))

@@ -46,10 +46,11 @@ def hardware_name(hardware: str) -> str:
     return re.sub(r"\b1 threads\b", "1 thread", re.sub(r"^(\d+x )CPU ", r"\1", hardware))
 
 
-def _units(hardware: str) -> list[str]:
-    """The compute units a CPU's hardware line lists, least capable first ([] for a GPU or an early record)."""
+def cpu_kind_of(hardware: str) -> str | None:
+    """The most capable compute unit a CPU's hardware line lists (fastpath.cpu_kind() where it was recorded),
+    e.g. "AMX BF16"; None for a GPU or an early record."""
     match = re.fullmatch(r"(?:\d+x )?.*? \(\d+ cores[^;]*;\s*(.*)\)", hardware_name(hardware))
-    return match.group(1).split(", ") if match else []
+    return match.group(1).split(", ")[-1] if match else None
 
 
 def short_hardware(hardware: str) -> str:
@@ -225,7 +226,7 @@ def cpu_target_table(folder: str | Path = Path("results/benchmarks"), targets: d
     for unit, (kind, target) in targets.items():
         measured = [(record["archs"]["resnet20"]["fast_img_s"], machine) for machine, record in
                     _benchmark_records(folder, "throughput")
-                    if "resnet20" in record["archs"] and unit in _units(record["hardware"]["hardware"])[-1:]]
+                    if "resnet20" in record["archs"] and cpu_kind_of(record["hardware"]["hardware"]) == unit]
         best, machine = max(measured, default=(None, None))
         verdict = "not measured yet" if best is None else "met" if best >= target else \
             f"missed by {100 * (1 - best / target):.0f}%"
