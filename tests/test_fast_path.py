@@ -170,3 +170,15 @@ def test_a_time_limit_counts_from_the_start_of_the_call_not_of_the_loop(tmp_path
     monkeypatch.setattr(train_module, "make_pipeline", slow_pipeline)
     run = train(replace(TINY, iterations=400), out_dir=tmp_path, device="cpu", progress=False, time_limit=1.0)
     assert not run.finished and torch.load(run.checkpoint_file, weights_only=False)["state"]["iteration"] == 0
+
+
+def test_a_sweep_limited_to_one_core_gives_its_run_one_thread(tmp_path):
+    """taskset, a container's cpuset or Slurm's binding may allow fewer cores than the machine has: a run
+    given a thread per machine core there trained ResNet-8 10x slower (OpenMP's threads waiting on each other)."""
+    sweep = subprocess.run(["taskset", "-c", "0", sys.executable, "-m", "resnet_lib", "sweep", "--archs", "resnet8",
+                            "--data", "synthetic", "--iterations", "4", "--eval-every", "4", "--batch-size", "16",
+                            "--no-compile", "--device", "cpu", "--concurrent", "1", "--out", str(tmp_path)],
+                           capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert sweep.returncode == 0, sweep.stderr[-2000:]
+    (run,) = map(Run, tmp_path.iterdir())
+    assert "1 thread;" in run.summary()["environment"]["hardware"], run.summary()["environment"]["hardware"]
