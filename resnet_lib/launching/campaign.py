@@ -56,9 +56,8 @@ class Step:
 
 def load_plan(path: str | Path = PLAN) -> list[Step]:
     """The steps of a plan file: [[step]] tables with name, archs, seeds, schedule, and optionally
-    shortcuts, precisions, val_fraction and native_bf16; a top-level `data` (and `compile`, true or false,
-    else the machine's choice) applies to every step, a top-level `val_fraction` to every step that does
-    not set its own."""
+    shortcuts, precisions, val_fraction and native_bf16; a top-level `data` applies to every step, a
+    top-level `val_fraction` to every step that does not set its own."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"no campaign plan at {path}; pass --plan with a TOML file of [[step]] tables (see campaign.toml)")
@@ -72,7 +71,7 @@ def load_plan(path: str | Path = PLAN) -> list[Step]:
         settings = schedule_settings(schedule)
         val_fraction = entry.get("val_fraction", plan.get("val_fraction", TrainConfig.val_fraction))
         configs = [TrainConfig(arch=arch, shortcut=shortcut, seed=seed, precision=precision, data=plan.get("data", "cifar10"),
-                               val_fraction=val_fraction, compile=plan.get("compile"), **settings)
+                               val_fraction=val_fraction, **settings)
                    for arch in entry["archs"] for shortcut in entry.get("shortcuts", [None])
                    for precision in entry.get("precisions", ["auto"]) for seed in entry.get("seeds", [0])]
         steps.append(Step(entry["name"], configs, entry.get("native_bf16", False)))
