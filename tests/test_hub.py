@@ -80,8 +80,8 @@ def test_the_default_published_weights_are_those_trained_on_real_cifar10():
 
 def _cheapest_of_each_kind() -> list:
     """The published model with the fewest multiply-adds of each (kind, shortcut, data): those whose card's
-    test error the tests measure again (a ResNet-20 takes about 15 s on 2 cores, a ResNet-110 about five times as long). A
-    deeper one of the same kind runs the same blocks, and its file is held to its card's checksum."""
+    test error the tests measure again (a ResNet-20 takes 7 s on 2 cores, a ResNet-110 about five times as
+    long). A deeper one of the same kind runs the same blocks, and its file is held to its card's checksum."""
     cheapest = {}
     for card in sorted(hub.cards().values(), key=lambda c: (c.macs, c.name)):
         cheapest.setdefault((parse_arch(card.arch).kind, card.shortcut, card.data), card)

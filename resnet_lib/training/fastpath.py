@@ -18,9 +18,10 @@ setting side by side in one run, found compiling slower there: fp32 + channels-l
 Hence, for `auto`: channels-last everywhere; torch.compile on the CPU kinds where the benchmark found it
 faster (COMPILE_PAYS_ON) for runs long enough to repay its start-up (about 50 s on 2 cores, paid again by
 every resumed piece), not on CUDA until a GPU benchmark decides; bf16 only where the hardware has it
-natively (CUDA, AVX-512 BF16, AMX). That waited for the numerics check (the book's performance page): ResNet-20 at 1/16 of the schedule on the
-JPEG copy, seeds 0 and 1, gave test errors of 19.36% and 19.75% in fp32, 19.73% and 19.56% in bf16
-(Intel Xeon with AMX): a gap of means of 0.09 points, within fp32's seed-to-seed spread of 0.39.
+natively (CUDA, AVX-512 BF16, AMX). That waited for the numerics check (the book's performance page):
+ResNet-20 at 1/16 of the schedule on the JPEG copy, seeds 0 and 1, gave test errors of 19.36% and 19.75%
+in fp32, 19.73% and 19.56% in bf16 (Intel Xeon with AMX): a gap of means of 0.09 points, within fp32's
+seed-to-seed spread of 0.39.
 Precision is part of a run's identity; layout and compilation are not.
 
 The memory allocator: a training process the launcher starts (a sweep's, the campaign's) preloads
