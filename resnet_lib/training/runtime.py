@@ -17,7 +17,6 @@ import torch.distributed as dist
 from . import fastpath
 from ..config import TrainConfig
 from ..data.datasets import ImageDataset
-from ..data.imagenet import ImageFolderPipeline
 from ..data.pipeline import CifarPipeline, Pipeline
 from ..data.sources import IN_MEMORY_MAX_SIDE, identify, identify_each, load_dataset, streams_from_disk
 from ..errors import ConfigError
@@ -137,13 +136,15 @@ def make_pipeline(config: TrainConfig, device: torch.device, rank: int = 0, worl
     cannot feed (a CIFAR net on 224-pixel crops, an ImageNet net on 32-pixel images) is a ConfigError.
     `loaded`: data sets already loaded, by source, and filled in here (a group of runs loads each once)."""
     spec, streamed = config.spec, streams_from_disk(config.data)
-    if streamed != (spec.input_size == ImageFolderPipeline.input_size):
+    if streamed != (spec.family == "imagenet"):
         raise ConfigError(
             f"{spec.name} takes 224x224 crops of an ImageNet-style tree (train/<class>/ and val/<class>/ of images larger "
             f"than {IN_MEMORY_MAX_SIDE} px); {config.data} is not one" if not streamed else
             f"{spec.name} is a CIFAR net ({spec.input_size}x{spec.input_size} inputs); {config.data} holds large images "
             f"that are cropped to 224x224 for the ImageNet nets (imagenet-resnet18, ...); use one of those, or a CIFAR-shaped source")
     if streamed:
+        from ..data.imagenet import ImageFolderPipeline  # here, not above: torchvision takes ~2 s to import
+
         return ImageFolderPipeline(config.data, config.batch_size, config.seed, config.val_fraction, config.split_seed,
                                    device, rank, world)
     loaded = {} if loaded is None else loaded
