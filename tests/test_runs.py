@@ -299,6 +299,23 @@ def test_a_campaign_expects_each_run_to_take_its_nets_quiet_pace_here_or_the_nea
     assert paces["resnet14 seed 0"] == pytest.approx(scaled, abs=1e-3) and "resnet8's pace here, scaled" in dry
 
 
+def test_a_campaign_with_no_pace_here_times_one_net_and_scales_the_others_by_multiply_adds(tmp_path, cli):
+    from resnet_lib.models.analysis import describe
+
+    plan = tmp_path / "plan.toml"
+    plan.write_text('data = "synthetic"\nval_fraction = 0\n[[step]]\nname = "tiny"\narchs = ["resnet8", "resnet14", '
+                    '"plain8"]\nschedule = 30\n')
+    code, dry, _ = cli("campaign", "--plan", str(plan), "--out", str(tmp_path / "results"), "--work",
+                       str(tmp_path / "work"), "--dry-run")
+    lines = {line.split()[0]: line for line in dry.splitlines() if "s/iteration" in line}
+    paces = {arch: float(line.split("(")[1].split()[0]) for arch, line in lines.items()}
+    assert code == 0 and lines["resnet8"].endswith("s/iteration: eager iterations timed now)"), dry  # the first net met, alone
+    for arch in ("resnet14", "plain8"):
+        assert "resnet8's eager iterations timed now, scaled by multiply-adds" in lines[arch], dry
+        scaled = paces["resnet8"] * describe(arch)["macs"] / describe("resnet8")["macs"]
+        assert paces[arch] == pytest.approx(scaled, abs=1e-3), dry
+
+
 def test_a_campaign_counts_a_run_recorded_in_the_other_precision_when_its_plan_leaves_precision_to_the_machine(
         tmp_path, cli, monkeypatch):
     """A run recorded in bf16 (on a CPU with native bf16) is not trained again in fp32 on a CPU without it, where

@@ -128,17 +128,24 @@ def _paces_here(results, work: Path, hardware: str) -> dict[tuple[str, str], flo
             if machine == hardware}
 
 
-def _seconds_per_iteration(config: TrainConfig, paces: dict[tuple[str, str], float]) -> tuple[float, str]:
+def _seconds_per_iteration(config: TrainConfig, paces: dict[tuple[str, str], float],
+                           timed: dict[str, tuple[str, float]]) -> tuple[float, str]:
     """(seconds, how they were found) for one training iteration of `config` here: its own quiet pace; else the
-    pace of the net closest in multiply-adds, scaled by them; else eager iterations timed now (an upper bound)."""
+    pace of the net closest in multiply-adds, scaled by them; else, with no pace here in its precision, that of the
+    first such net met, timed now in eager iterations (an upper bound) and kept in `timed` {precision: (arch, s)}."""
     if (config.arch, config.precision) in paces:
         return paces[config.arch, config.precision], "its pace here"
     macs = lambda arch: describe(arch)["macs"]  # noqa: E731
     known = [(arch, pace) for (arch, precision), pace in paces.items() if precision == config.precision]
-    if known:
-        arch, pace = min(known, key=lambda known_net: abs(macs(known_net[0]) - macs(config.arch)))
-        return pace * macs(config.arch) / macs(arch), f"{arch}'s pace here, scaled by multiply-adds"
-    return estimate_seconds(replace(config, iterations=1, milestones=()), "cpu"), "eager iterations timed now"
+    source = "pace here"
+    if not known:
+        if config.precision not in timed:
+            timed[config.precision] = config.arch, estimate_seconds(replace(config, iterations=1, milestones=()), "cpu")
+        known, source = [timed[config.precision]], "eager iterations timed now"
+    arch, pace = min(known, key=lambda known_net: abs(macs(known_net[0]) - macs(config.arch)))
+    if arch == config.arch:  # the net just timed
+        return pace, source
+    return pace * macs(config.arch) / macs(arch), f"{arch}'s {source}, scaled by multiply-adds"
 
 
 def _announce_plan(steps: list[Step], results, work: Path, device: torch.device) -> list[ResolvedRun]:
@@ -146,7 +153,7 @@ def _announce_plan(steps: list[Step], results, work: Path, device: torch.device)
     begun (a checkpoint in `work`) first, then the others, each in the plan's order."""
     todo, begun, total, step_seconds = [], [], 0.0, {}
     native, hardware = fastpath.native_bf16(device), fastpath.describe_hardware(device)
-    paces = _paces_here(results, work, hardware)
+    paces, timed = _paces_here(results, work, hardware), {}
     announce(f"campaign on {hardware}; unfinished runs in {work}")
     for step in steps:
         announce(f"{step.name}")
@@ -165,7 +172,7 @@ def _announce_plan(steps: list[Step], results, work: Path, device: torch.device)
             done = _resumes_at(run.folder) if run.folder.checkpoint_file.exists() else 0
             net = (resolved.arch, resolved.shortcut, resolved.precision)
             if net not in step_seconds:
-                step_seconds[net] = _seconds_per_iteration(resolved, paces)
+                step_seconds[net] = _seconds_per_iteration(resolved, paces, timed)
             pace, found = step_seconds[net]
             seconds = pace * (config.iterations - done) * 1.1  # + evaluations
             total += seconds
