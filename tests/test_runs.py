@@ -221,7 +221,7 @@ def test_an_executor_is_one_class_and_one_registry_entry(cli, monkeypatch):
 
 def test_a_campaign_trains_its_plan_in_order_stops_on_sigterm_and_skips_what_is_recorded(tmp_path, cli):
     plan = tmp_path / "plan.toml"
-    plan.write_text('data = "synthetic"\n[[step]]\nname = "tiny"\narchs = ["resnet8", "plain8", "resnet14"]\nschedule = 30\n')
+    plan.write_text('data = "synthetic"\n[[step]]\nname = "tiny"\narchs = ["resnet8", "plain8", "resnet14"]\nschedule = 12\n')
     campaign_args = ["campaign", "--plan", str(plan), "--out", str(tmp_path / "results"), "--work", str(tmp_path / "work")]
     args = [sys.executable, "-m", "resnet_lib", *campaign_args]
     code, dry, _ = cli(*campaign_args, "--dry-run")
